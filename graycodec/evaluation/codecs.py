@@ -1,0 +1,260 @@
+"""The codecs an evaluation compares, behind one contract (after CompressAI's ``Codec``).
+
+Every codec turns an 8-bit RGB image into bytes and back: ``run(rgb, setting)`` returns a
+:class:`Coded` (the file and the decoded RGB), whatever the codec. A *setting* is what the
+codec is swept over: a hint level for graycodec, a quality for the Pillow baselines.
+
+* :class:`GraycodecCodec` — ``graycodec.codec.encode`` at a hint level, colour decode with a
+  predictor; :class:`GrayBaseline` — the same ``.gcz`` (hints none) decoded gray (exact L,
+  a = b = 0), the floor a colorizer must beat. Both share one :class:`GczEncoder`, so a file
+  is encoded once per image and level.
+* :class:`PillowCodec` — JPEG 4:2:0, WebP, AVIF in memory through Pillow, swept over quality.
+
+``build_codecs`` assembles them from options and says, one note per line, what it had to
+leave out (no trained model, a Pillow without AVIF) instead of failing. Tests pass their own
+``api`` (an object with the public ``encode``/``decode`` functions) and ``predictor``.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from PIL import Image, features
+
+from graycodec.hints import LEVELS
+
+HINT_LEVELS = tuple(LEVELS)  # none, low, medium, high
+DEFAULT_HINTS = ("none", "medium")
+DEFAULT_QUALITIES = (5, 10, 20, 30, 40, 50, 60, 75, 90, 95)
+QUALITY_RANGE = (1, 100)
+
+# name -> (Pillow format, PIL.features name, save options)
+BASELINES: dict[str, tuple[str, str, dict]] = {
+    "jpeg": ("JPEG", "jpg", {"subsampling": 2}),  # 4:2:0
+    "webp": ("WEBP", "webp", {"method": 4}),
+    "avif": ("AVIF", "avif", {}),
+}
+
+
+class CodecUnavailable(Exception):
+    """A codec cannot run here; the message is the one-line note for the report."""
+
+
+@dataclass
+class Coded:
+    data: bytes
+    rgb: np.ndarray  # decoded, uint8 (H, W, 3)
+
+
+class _LastImageMemo:
+    """Results keyed by setting for the image last seen (by identity): one image at a time."""
+
+    def __init__(self):
+        self._image = None
+        self._values: dict = {}
+
+    def get(self, image: np.ndarray, key, compute: Callable[[], Any]):
+        if image is not self._image:
+            self._image, self._values = image, {}
+        if key not in self._values:
+            self._values[key] = compute()
+        return self._values[key]
+
+
+class Codec:
+    """Base class: ``encode``/``decode`` one image at one setting; ``run`` does both."""
+
+    name = ""
+    role = ""  # "gcz" (graycodec colour), "gray" (the floor) or "baseline" (swept by quality)
+    settings: Sequence = ()
+
+    def encode(self, rgb: np.ndarray, setting) -> bytes:
+        raise NotImplementedError
+
+    def decode(self, data: bytes) -> np.ndarray:
+        raise NotImplementedError
+
+    def run(self, rgb: np.ndarray, setting) -> Coded:
+        data = self.encode(rgb, setting)
+        return Coded(data, self.decode(data))
+
+    def setting_name(self, setting) -> str:
+        return str(setting)
+
+    def label(self, setting) -> str:
+        return f"{self.name}/{self.setting_name(setting)}"
+
+
+def _rgb_of(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+# --- graycodec ---------------------------------------------------------------------------
+def load_api():
+    """The public codec API (``graycodec.codec``), or CodecUnavailable."""
+    try:
+        from graycodec import codec
+    except ImportError as e:  # the module is written by another piece of the project
+        raise CodecUnavailable(f"graycodec.codec cannot be imported ({e})") from e
+    return codec
+
+
+class GczEncoder:
+    """``api.encode`` of one image at a hint level, memoised for the image at hand."""
+
+    def __init__(self, api, max_error: int = 0):
+        self.api = api
+        self.max_error = max_error
+        self._memo = _LastImageMemo()
+
+    def __call__(self, rgb: np.ndarray, level: str) -> bytes:
+        return self._memo.get(
+            rgb, level, lambda: self.api.encode(Image.fromarray(rgb), hints=level, max_error=self.max_error)
+        )
+
+
+class GraycodecCodec(Codec):
+    name = "graycodec"
+    role = "gcz"
+
+    def __init__(self, encoder: GczEncoder, levels: Sequence[str], predictor):
+        self.encoder = encoder
+        self.settings = tuple(levels)
+        self.predictor = predictor
+
+    def encode(self, rgb, setting):
+        return self.encoder(rgb, setting)
+
+    def decode(self, data):
+        return _rgb_of(self.encoder.api.decode(data, predictor=self.predictor))
+
+
+class GrayBaseline(Codec):
+    """The ``.gcz`` without hints, decoded as its lightness plane: exact L, a = b = 0."""
+
+    name = "gray"
+    role = "gray"
+    settings = ("none",)
+
+    def __init__(self, encoder: GczEncoder):
+        self.encoder = encoder
+
+    def encode(self, rgb, setting="none"):
+        return self.encoder(rgb, setting)
+
+    def decode(self, data):
+        return _rgb_of(self.encoder.api.decode(data, gray=True))
+
+    def label(self, setting="none") -> str:
+        return self.name
+
+
+# --- Pillow baselines --------------------------------------------------------------------
+def pillow_supports(feature: str) -> bool:
+    """Whether this Pillow can write ``feature`` ("jpg", "webp", "avif")."""
+    try:
+        return bool(features.check(feature))
+    except ValueError:  # a Pillow too old to know the feature's name
+        return False
+
+
+class PillowCodec(Codec):
+    """A lossy Pillow format in memory, swept over ``qualities``."""
+
+    role = "baseline"
+
+    def __init__(self, name: str, qualities: Sequence[int] = DEFAULT_QUALITIES):
+        if name not in BASELINES:
+            raise CodecUnavailable(f"{name}: unknown baseline (known: {', '.join(BASELINES)})")
+        self.name = name
+        self.format, feature, self.options = BASELINES[name]
+        if not pillow_supports(feature):
+            raise CodecUnavailable(f"{name} skipped: this Pillow cannot write {self.format}")
+        self.settings = tuple(sorted(qualities))
+        self._memo = _LastImageMemo()
+
+    def setting_name(self, q) -> str:
+        return f"q{q}"
+
+    def encode(self, rgb, q):
+        def compute():
+            buf = io.BytesIO()
+            Image.fromarray(rgb).save(buf, self.format, quality=int(q), **self.options)
+            return buf.getvalue()
+
+        return self._memo.get(rgb, int(q), compute)
+
+    def decode(self, data):
+        with Image.open(io.BytesIO(data)) as im:
+            return _rgb_of(im)
+
+    def quality_for_size(self, rgb: np.ndarray, target: int) -> int:
+        """The integer quality whose file is nearest ``target`` bytes (bisection; sizes grow with q)."""
+        size = lambda q: len(self.encode(rgb, q))  # noqa: E731
+        # The swept qualities are encoded already: start from the bracket they give.
+        lo = max((q for q in self.settings if size(q) < target), default=QUALITY_RANGE[0])
+        hi = min((q for q in self.settings if size(q) >= target), default=QUALITY_RANGE[1])
+        if size(lo) >= target:
+            return lo
+        if size(hi) <= target:
+            return hi
+        while hi - lo > 1:  # invariant: size(lo) < target < size(hi)
+            mid = (lo + hi) // 2
+            if size(mid) < target:
+                lo = mid
+            else:
+                hi = mid
+        return lo if target - size(lo) <= size(hi) - target else hi
+
+
+# --- assembly ----------------------------------------------------------------------------
+def build_codecs(
+    hints: Sequence[str] = DEFAULT_HINTS,
+    baselines: Sequence[str] = tuple(BASELINES),
+    qualities: Sequence[int] = DEFAULT_QUALITIES,
+    *,
+    model=None,
+    device: str = "auto",
+    max_error: int = 0,
+    api=None,
+    predictor=None,
+) -> tuple[list[Codec], list[str]]:
+    """The codecs to evaluate, and a note for each one left out.
+
+    ``api`` defaults to ``graycodec.codec``; ``predictor`` to ``Predictor.load(model, device)``
+    (a ModelError leaves graycodec's colour rows out; the gray baseline needs no model).
+    """
+    codecs: list[Codec] = []
+    notes: list[str] = []
+    try:
+        encoder = GczEncoder(api if api is not None else load_api(), max_error)
+    except CodecUnavailable as e:
+        encoder = None
+        notes.append(f"graycodec and gray rows unavailable: {e}")
+    if encoder is not None:
+        if predictor is None and hints:
+            predictor, note = _load_predictor(model, device)
+            if note:
+                notes.append(note)
+        if predictor is not None and hints:
+            codecs.append(GraycodecCodec(encoder, hints, predictor))
+        codecs.append(GrayBaseline(encoder))
+    for name in baselines:
+        try:
+            codecs.append(PillowCodec(name, qualities))
+        except CodecUnavailable as e:
+            notes.append(str(e))
+    return codecs, notes
+
+
+def _load_predictor(model, device):
+    from graycodec.errors import ModelError
+
+    try:
+        from graycodec.predictor import Predictor
+
+        return Predictor.load(model, device=device), None
+    except (ModelError, ImportError) as e:
+        return None, f"graycodec colour rows unavailable: {e}"

@@ -1,0 +1,320 @@
+"""The evaluation report: results.csv, results.json, summary.md, plots, figures, index.html.
+
+Everything here reads an :class:`~graycodec.evaluation.runner.EvalResults` (records and
+their summary) and writes files; nothing is measured again. Tables are built once as
+``(title, headers, rows)`` and rendered both as Markdown and as HTML. Plots use
+matplotlib's object API (no pyplot, no global backend).
+"""
+from __future__ import annotations
+
+import csv
+import html
+import json
+import math
+import platform
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from graycodec import __version__
+from graycodec.errors import OutputError
+
+RD_CHART = "rate_distortion.png"
+HISTOGRAM = "de94_histogram.png"
+IMAGES_DIR = "images"
+HEATMAP_MAX = 20.0  # ΔE94 at the top of every heat map's colour scale, so maps compare
+FILES = ("results.csv", "results.json", "summary.md", RD_CHART, HISTOGRAM, "index.html")
+
+
+# --- the folder --------------------------------------------------------------------------
+def prepare_dir(outdir: Path, *, force: bool = False) -> None:
+    """Create the report folder; refuse a non-empty one unless ``force``."""
+    outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise OutputError(f"{outdir}: exists and is not a folder")
+    if outdir.is_dir() and any(outdir.iterdir()) and not force:
+        raise OutputError(f"{outdir}: report folder is not empty (use --force to write into it)")
+    try:
+        (outdir / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{outdir}: cannot create the report folder ({e})") from e
+
+
+def write_report(results, outdir: Path) -> None:
+    outdir = Path(outdir)
+    write_csv(results, outdir / "results.csv")
+    (outdir / "results.json").write_text(json.dumps(results_json(results), indent=1, allow_nan=False))
+    (outdir / "summary.md").write_text(summary_markdown(results))
+    plot_rate_distortion(results, outdir / RD_CHART)
+    plot_histogram(results, outdir / HISTOGRAM)
+    (outdir / "index.html").write_text(index_html(results))
+
+
+# --- data files --------------------------------------------------------------------------
+def _clean(x):
+    """JSON-safe: non-finite floats become None; numpy scalars become Python numbers."""
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def write_csv(results, path: Path) -> None:
+    from graycodec.evaluation.runner import RECORD_FIELDS
+
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=RECORD_FIELDS)
+        w.writeheader()
+        for r in results.records:
+            w.writerow({k: "" if v is None else v for k, v in _clean(r).items()})
+
+
+def _environment() -> dict:
+    import PIL
+    import skimage
+
+    return {
+        "graycodec": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pillow": PIL.__version__,
+        "scikit-image": skimage.__version__,
+        "machine": f"{platform.machine()} {platform.processor() or platform.system()}",
+    }
+
+
+def summary_json(results) -> dict:
+    """What `--json` prints: the per-codec statistics, notes and failures."""
+    return _clean({
+        "n_images": len(results.images),
+        "notes": results.notes,
+        "failures": results.failures,
+        "summary": results.summary,
+    })
+
+
+def results_json(results) -> dict:
+    return _clean({
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "environment": _environment(),
+        "options": results.options,
+        **summary_json(results),
+        "images": results.images,
+        "figures": results.figures,
+        "records": results.records,
+    })
+
+
+# --- tables ------------------------------------------------------------------------------
+def _fmt(x, digits=2) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "—"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def _entries(results, *roles):
+    return [e for e in results.summary.values() if e["role"] in roles]
+
+
+def tables(results) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The report's tables as (title, headers, rows of strings)."""
+    out = []
+    imgs = results.images
+    if imgs:
+        mean = lambda k: float(np.mean([i[k] for i in imgs]))  # noqa: E731
+        out.append((
+            "Images",
+            ["images", "mean size", "original bpp", "PNG bpp (Pillow, level 6)", "raw RGB bpp"],
+            [[str(len(imgs)), f"{mean('width'):.0f}×{mean('height'):.0f}", _fmt(mean("original_bpp")),
+              _fmt(mean("png_bpp")), "24.00"]],
+        ))
+    rows = []
+    for e in _entries(results, "gcz", "gray"):
+        m, md, p = e["mean"], e["median"], e["p95"]
+        name = "gray (exact L, a = b = 0)" if e["role"] == "gray" else f"graycodec, hints {e['setting']}"
+        rows.append([
+            name, _fmt(m.get("bpp"), 3), _fmt(m.get("ratio_raw"), 1), _fmt(m.get("ratio_original"), 1),
+            _fmt(m.get("ratio_png"), 1),
+            f"{_fmt(m.get('de94'))} / {_fmt(md.get('de94'))} / {_fmt(p.get('de94'))}",
+            _fmt(m.get("de2000")), _fmt(m.get("de76")), _fmt(m.get("psnr")), _fmt(m.get("ssim"), 3),
+            _fmt(m.get("mse_ab"), 1), _fmt(m.get("mse_rgb"), 1), _fmt(m.get("colourfulness_ratio")),
+            _fmt(100 * m["de94_over_10"] if "de94_over_10" in m else None, 1),
+        ])
+    if rows:
+        out.append((
+            "graycodec and the gray floor (means over images)",
+            ["decode", "bpp", "raw/gcz", "original/gcz", "PNG/gcz", "ΔE94 mean / median / p95", "CIEDE2000",
+             "ΔE76", "PSNR dB", "SSIM", "MSE a/b", "MSE RGB", "colourfulness ratio", "% px ΔE94>10"],
+            rows,
+        ))
+    targets = {f"{e['codec']}/{e['setting']}" if e["role"] == "gcz" else e["codec"]: e
+               for e in _entries(results, "gcz", "gray")}
+    rows = []
+    for e in _entries(results, "equal_size"):
+        m = e["mean"]
+        target = e["setting"].split("=", 1)[1]
+        tgt = targets.get(target, {"mean": {}})["mean"]
+        rows.append([e["codec"], target, _fmt(tgt.get("bpp"), 3), _fmt(m.get("quality"), 1), _fmt(m.get("bpp"), 3),
+                     f"{_fmt(m.get('de94'))} (gcz {_fmt(tgt.get('de94'))})", _fmt(m.get("de2000")),
+                     _fmt(m.get("psnr")), _fmt(m.get("ssim"), 3)])
+    if rows:
+        out.append((
+            "Baselines at each .gcz file's size (quality nearest the size, per image)",
+            ["codec", "at the size of", ".gcz bpp", "mean quality", "bpp", "ΔE94", "CIEDE2000", "PSNR dB", "SSIM"],
+            rows,
+        ))
+    rows = []
+    for e in _entries(results, "equal_de94"):
+        m = e["mean"]
+        target = e["setting"].split("=", 1)[1]
+        tgt = targets.get(target, {"mean": {}})["mean"]
+        reached = e["n"] - e["n_missing"]
+        ratio = m["bpp"] / tgt["bpp"] if m.get("bpp") and tgt.get("bpp") else None
+        rows.append([e["codec"], target, _fmt(tgt.get("de94")), _fmt(tgt.get("bpp"), 3), _fmt(m.get("bpp"), 3),
+                     _fmt(ratio), f"{reached}/{e['n']}"])
+    if rows:
+        out.append((
+            "Size each baseline needs for the .gcz file's ΔE94 (interpolated in its sweep)",
+            ["codec", "ΔE94 of", "target ΔE94", ".gcz bpp", "baseline bpp", "baseline/gcz", "images reached"],
+            rows,
+        ))
+    rows = [[e["codec"], e["setting"], _fmt(e["mean"].get("bpp"), 3), _fmt(e["mean"].get("de94")),
+             _fmt(e["mean"].get("de2000")), _fmt(e["mean"].get("psnr"))] for e in _entries(results, "sweep")]
+    if rows:
+        out.append(("Baseline quality sweeps (means)", ["codec", "quality", "bpp", "ΔE94", "CIEDE2000", "PSNR dB"], rows))
+    return out
+
+
+def summary_markdown(results) -> str:
+    lines = ["# Evaluation summary", ""]
+    for title, headers, rows in tables(results):
+        lines += [f"## {title}", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        lines.append("")
+    for title, items in (("Notes", results.notes), ("Failures", [f"{f['image']}: {f['error']}" for f in results.failures])):
+        if items:
+            lines += [f"## {title}", ""] + [f"- {x}" for x in items] + [""]
+    lines.append("bpp = bits per pixel of the whole file; ΔE94 and CIEDE2000 are per-pixel means "
+                 "(skimage, original as reference), then averaged over images.")
+    return "\n".join(lines) + "\n"
+
+
+# --- plots -------------------------------------------------------------------------------
+def _save(fig: Figure, path: Path) -> None:
+    fig.savefig(path, dpi=fig.dpi, bbox_inches="tight")
+
+
+def plot_rate_distortion(results, path: Path) -> None:
+    """bpp vs ΔE94 and vs CIEDE2000: a curve per baseline, a point per hint level, gray as a line."""
+    fig = Figure(figsize=(11, 4.2), dpi=100)
+    axes = fig.subplots(1, 2)
+    for ax, key, title in zip(axes, ("de94", "de2000"), ("ΔE94", "CIEDE2000")):
+        by_codec: dict[str, list] = {}
+        for e in _entries(results, "sweep"):
+            by_codec.setdefault(e["codec"], []).append((e["mean"].get("bpp"), e["mean"].get(key)))
+        for codec, pts in by_codec.items():
+            pts = sorted(p for p in pts if None not in p)
+            if pts:
+                ax.plot(*zip(*pts), marker=".", label=codec.upper())
+        for e in _entries(results, "gcz"):
+            m = e["mean"]
+            if key in m:
+                ax.plot(m["bpp"], m[key], marker="*", markersize=13, linestyle="none", label=f"graycodec {e['setting']}")
+        for e in _entries(results, "gray"):
+            if key in e["mean"]:
+                ax.axhline(e["mean"][key], color="gray", linestyle="--", label="gray (a = b = 0)")
+                ax.plot(e["mean"]["bpp"], e["mean"][key], marker="x", color="gray", linestyle="none")
+        ax.set_xscale("log")
+        ax.set_xlabel("bits per pixel (whole file)")
+        ax.set_ylabel(f"mean {title}")
+        ax.set_title(f"rate vs {title}")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    _save(fig, path)
+
+
+def plot_histogram(results, path: Path) -> None:
+    """Per-image mean ΔE94 of graycodec at each hint level and of gray."""
+    fig = Figure(figsize=(6, 3.6), dpi=100)
+    ax = fig.subplots()
+    series: dict[str, list] = {}
+    for r in results.records:
+        if r["role"] in ("gcz", "gray") and r["de94"] is not None:
+            series.setdefault("gray" if r["role"] == "gray" else f"graycodec {r['setting']}", []).append(r["de94"])
+    if series:
+        top = max(max(v) for v in series.values())
+        bins = np.linspace(0, max(top, 1e-3) * 1.05, 21)
+        for label, vals in series.items():
+            ax.hist(vals, bins=bins, histtype="step", linewidth=1.5, label=label)
+        ax.legend(fontsize=8)
+    ax.set_xlabel("mean ΔE94 of an image")
+    ax.set_ylabel("images")
+    ax.set_title("per-image ΔE94")
+    _save(fig, path)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name.rsplit(".", 1)[0]) or "image"
+
+
+def write_image_figure(outdir: Path, name: str, shown: dict) -> str:
+    """gray | predicted | original | ΔE94 heat map, one row per colour decode; returns its relative path."""
+    rows = list(shown["colour"])
+    if not rows and shown["gray"] is not None:
+        rows = [("gray", *shown["gray"])]
+    gray = shown["gray"][0] if shown["gray"] is not None else None
+    h, w = shown["original"].shape[:2]
+    panel = 3.2
+    fig = Figure(figsize=(4 * panel + 0.6, max(1, len(rows)) * panel * h / w + 0.5), dpi=90)
+    axes = fig.subplots(max(1, len(rows)), 4, squeeze=False)
+    for (label, rgb, de94), ax in zip(rows, axes):
+        for a, img, title in ((ax[0], gray, "gray (stored L)"), (ax[1], rgb, label), (ax[2], shown["original"], "original")):
+            if img is not None:
+                a.imshow(img)
+            a.set_title(title, fontsize=9)
+        im = ax[3].imshow(de94, cmap="magma", vmin=0, vmax=HEATMAP_MAX)
+        ax[3].set_title(f"ΔE94, mean {float(de94.mean()):.2f}", fontsize=9)
+        fig.colorbar(im, ax=ax[3], fraction=0.046, pad=0.02)
+        for a in ax:
+            a.set_axis_off()
+    fig.suptitle(name, fontsize=10)
+    rel = f"{IMAGES_DIR}/{_slug(name)}.png"
+    _save(fig, Path(outdir) / rel)
+    return rel
+
+
+# --- index.html --------------------------------------------------------------------------
+def index_html(results) -> str:
+    e = html.escape
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>graycodec evaluation</title>",
+        "<style>body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}"
+        "td:first-child{text-align:left}img{max-width:100%}.pair{display:flex;gap:1em;flex-wrap:wrap}</style>",
+        "</head><body><h1>graycodec evaluation</h1>",
+        f"<p>{len(results.images)} images. Data: <a href='results.csv'>results.csv</a>, "
+        "<a href='results.json'>results.json</a>, <a href='summary.md'>summary.md</a>.</p>",
+    ]
+    if results.notes or results.failures:
+        items = results.notes + [f"failed: {f['image']}: {f['error']}" for f in results.failures]
+        parts.append("<ul>" + "".join(f"<li>{e(x)}</li>" for x in items) + "</ul>")
+    parts.append(f"<div class='pair'><img src='{RD_CHART}' alt='rate-distortion'><img src='{HISTOGRAM}' alt='histogram'></div>")
+    for title, headers, rows in tables(results):
+        parts.append(f"<h2>{e(title)}</h2><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in headers) + "</tr>")
+        parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows]
+        parts.append("</table>")
+    parts.append("<h2>Images: gray | predicted | original | ΔE94</h2>")
+    for name, rel in results.figures.items():
+        parts.append(f"<figure><img loading='lazy' src='{e(rel)}' alt='{e(name)}'><figcaption>{e(name)}</figcaption></figure>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,301 @@
+"""graycodec.evaluation: metrics on known pairs, baseline codecs, the report end to end.
+
+The graycodec codec is injected (a fake public API and a fake predictor), so these tests
+need neither a trained model nor ../shared.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import struct
+import zlib
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import color as skcolor
+from skimage import data as skdata
+
+from conftest import KODAK, FakePredictor
+from graycodec import color
+from graycodec.errors import EXIT_OUTPUT, ModelError, OutputError
+from graycodec.evaluation import codecs as codecs_mod
+from graycodec.evaluation import metrics, report, runner
+from graycodec.evaluation.codecs import GczEncoder, GrayBaseline, GraycodecCodec, PillowCodec, build_codecs
+from graycodec.evaluation.runner import EvalOptions, bytes_for_de94, evaluate
+
+# Sharma, Wu & Dalal (2005), Table 1: L1 a1 b1, L2 a2 b2, CIEDE2000.
+SHARMA = [
+    (50.0000, 2.6772, -79.7751, 50.0000, 0.0000, -82.7485, 2.0425),
+    (50.0000, 3.1571, -77.2803, 50.0000, 0.0000, -82.7485, 2.8615),
+    (50.0000, 2.8361, -74.0200, 50.0000, 0.0000, -82.7485, 3.4412),
+    (50.0000, -1.3802, -84.2814, 50.0000, 0.0000, -82.7485, 1.0000),
+    (50.0000, -1.1848, -84.8006, 50.0000, 0.0000, -82.7485, 1.0000),
+    (50.0000, -0.9009, -85.5211, 50.0000, 0.0000, -82.7485, 1.0000),
+    (50.0000, 0.0000, 0.0000, 50.0000, -1.0000, 2.0000, 2.3669),
+    (50.0000, -1.0000, 2.0000, 50.0000, 0.0000, 0.0000, 2.3669),
+    (50.0000, 2.4900, -0.0010, 50.0000, -2.4900, 0.0009, 7.1792),
+    (50.0000, 2.4900, -0.0010, 50.0000, -2.4900, 0.0010, 7.1792),
+    (50.0000, 2.4900, -0.0010, 50.0000, -2.4900, 0.0011, 7.2195),
+    (50.0000, 2.4900, -0.0010, 50.0000, -2.4900, 0.0012, 7.2195),
+    (50.0000, -0.0010, 2.4900, 50.0000, 0.0009, -2.4900, 4.8045),
+    (50.0000, -0.0010, 2.4900, 50.0000, 0.0010, -2.4900, 4.8045),
+    (50.0000, -0.0010, 2.4900, 50.0000, 0.0011, -2.4900, 4.7461),
+    (50.0000, 2.5000, 0.0000, 50.0000, 0.0000, -2.5000, 4.3065),
+    (50.0000, 2.5000, 0.0000, 73.0000, 25.0000, -18.0000, 27.1492),
+    (50.0000, 2.5000, 0.0000, 61.0000, -5.0000, 29.0000, 22.8977),
+    (50.0000, 2.5000, 0.0000, 56.0000, -27.0000, -3.0000, 31.9030),
+    (50.0000, 2.5000, 0.0000, 58.0000, 24.0000, 15.0000, 19.4535),
+    (50.0000, 2.5000, 0.0000, 50.0000, 3.1736, 0.5854, 1.0000),
+    (50.0000, 2.5000, 0.0000, 50.0000, 3.2972, 0.0000, 1.0000),
+    (50.0000, 2.5000, 0.0000, 50.0000, 1.8634, 0.5757, 1.0000),
+    (50.0000, 2.5000, 0.0000, 50.0000, 3.2592, 0.3350, 1.0000),
+    (60.2574, -34.0099, 36.2677, 60.4626, -34.1751, 39.4387, 1.2644),
+    (63.0109, -31.0961, -5.8663, 62.8187, -29.7946, -4.0864, 1.2630),
+    (61.2901, 3.7196, -5.3901, 61.4292, 2.2480, -4.9620, 1.8731),
+    (35.0831, -44.1164, 3.7933, 35.0232, -40.0716, 1.5901, 1.8645),
+    (22.7233, 20.0904, -46.6940, 23.0331, 14.9730, -42.5619, 2.0373),
+    (36.4612, 47.8580, 18.3852, 36.2715, 50.5065, 21.2231, 1.4146),
+    (90.8027, -2.0831, 1.4410, 91.1528, -1.6435, 0.0447, 1.4441),
+    (90.9257, -0.5406, -0.9208, 88.6381, -0.8985, -0.7239, 1.5381),
+    (6.7747, -0.2908, -2.4247, 5.8714, -0.0985, -2.2286, 0.6377),
+    (2.0776, 0.0795, -1.1350, 0.9033, -0.0636, -0.5514, 0.9082),
+]
+
+
+# --- a fake of the public codec API (the predictor is conftest's FakePredictor) ----------
+class FakeApi:
+    """``encode``/``decode`` with the public signatures: the plane zlib'd, a 'hint' = mean a/b."""
+
+
+    @staticmethod
+    def encode(image, *, hints="none", max_error=0):
+        rgb = np.asarray(image.convert("RGB"))
+        h, w = rgb.shape[:2]
+        ab = color.rgb_to_lab(rgb)[..., 1:].reshape(-1, 2).mean(0) if hints != "none" else (np.nan, np.nan)
+        return struct.pack(">HHff", w, h, *ab) + zlib.compress(color.rgb_to_plane(rgb).tobytes(), 9)
+
+    @staticmethod
+    def decode(data, *, gray=False, predictor=None):
+        w, h, a, b = struct.unpack(">HHff", data[:12])
+        plane = np.frombuffer(zlib.decompress(data[12:]), np.uint8).reshape(h, w)
+        if gray:
+            return Image.fromarray(plane, "L")
+        lstar = color.plane_to_lstar(plane)
+        hint = None if np.isnan(a) else SimpleNamespace(ab=np.full((2, 2, 2), (a, b), np.float32))
+        ab = predictor.predict_ab(lstar, hint)
+        return Image.fromarray(color.lab_to_rgb8(lstar, ab))
+
+
+def fake_codecs(hints=("none", "medium"), baselines=("jpeg", "webp"), qualities=(10, 50, 90)):
+    return build_codecs(hints, baselines, qualities, api=FakeApi(), predictor=FakePredictor())
+
+
+@pytest.fixture
+def three_images(tmp_path):
+    d = tmp_path / "imgs"
+    (d / "sub").mkdir(parents=True)
+    Image.fromarray(skdata.astronaut()[100:196:2, 150:278:2]).save(d / "astronaut.png")
+    Image.fromarray(skdata.coffee()[100:164, 200:296]).save(d / "sub" / "coffee.png")
+    Image.fromarray(skdata.chelsea()[50:130, 100:180]).save(d / "chelsea.jpg", quality=90)
+    (d / "notes.txt").write_text("not an image")
+    return d
+
+
+# --- metrics -----------------------------------------------------------------------------
+def test_identical_images_score_perfect():
+    rgb = skdata.astronaut()[:64, :64]
+    figs, de94 = metrics.fidelity(metrics.Reference.of(rgb), rgb.copy())
+    for k in ("de94", "de2000", "de76", "de94_over_10"):
+        assert figs[k] == pytest.approx(0, abs=1e-6), k  # hue terms round to ~1e-8 in float32
+    assert figs["mse_ab"] == figs["mse_rgb"] == 0
+    assert figs["psnr"] == float("inf") and figs["ssim"] == pytest.approx(1.0)
+    assert figs["colourfulness_ratio"] == pytest.approx(1.0)
+    assert de94.shape == (64, 64) and de94.max() < 1e-3
+
+
+def test_ciede2000_sharma_pairs():
+    t = np.array(SHARMA)
+    got = metrics.deltaE_ciede2000(t[:, :3], t[:, 3:6])
+    np.testing.assert_allclose(got, t[:, 6], atol=1e-4)
+    # symmetric: the reference does not matter for CIEDE2000
+    np.testing.assert_allclose(metrics.deltaE_ciede2000(t[:, 3:6], t[:, :3]), t[:, 6], atol=1e-4)
+
+
+def test_lab_and_de94_agree_with_skimage():
+    rng = np.random.default_rng(0)
+    a = skdata.coffee()[:80, :120]
+    b = np.clip(a.astype(int) + rng.integers(-25, 26, a.shape), 0, 255).astype(np.uint8)
+    np.testing.assert_allclose(color.rgb_to_lab(a), skcolor.rgb2lab(a), atol=1e-3)
+    la, lb = skcolor.rgb2lab(a), skcolor.rgb2lab(b)
+    figs, de94 = metrics.fidelity(metrics.Reference.of(a), b)
+    np.testing.assert_allclose(de94, skcolor.deltaE_ciede94(la, lb), atol=1e-3)
+    assert figs["de94"] == pytest.approx(skcolor.deltaE_ciede94(la, lb).mean(), abs=1e-4)
+    assert figs["de2000"] == pytest.approx(skcolor.deltaE_ciede2000(la, lb).mean(), abs=1e-4)
+    assert figs["de76"] == pytest.approx(skcolor.deltaE_cie76(la, lb).mean(), abs=1e-4)
+    assert figs["mse_ab"] == pytest.approx(np.mean((la[..., 1:] - lb[..., 1:]) ** 2), rel=1e-4)
+
+
+def test_psnr_of_known_noise():
+    a = np.full((32, 32, 3), 128, np.uint8)
+    b = a.copy()
+    b[::2] += 10
+    b[1::2] -= 10  # every value off by 10: MSE 100
+    assert metrics.mse(a, b) == 100
+    assert metrics.psnr(a, b) == pytest.approx(10 * np.log10(255**2 / 100))
+
+
+def test_colourfulness():
+    gray = np.repeat(skdata.camera()[:40, :40, None], 3, axis=2)
+    assert metrics.colourfulness(gray) == 0
+    assert metrics.colourfulness(skdata.astronaut()) > 20
+    figs, _ = metrics.fidelity(metrics.Reference.of(gray), gray, full=False)
+    assert figs["colourfulness_ratio"] is None and figs["ssim"] is None  # no colour to compare; no SSIM asked
+
+
+# --- codecs ------------------------------------------------------------------------------
+def test_gray_baseline_is_exact_lightness_without_colour():
+    rgb = skdata.astronaut()[::8, ::8]
+    enc = GczEncoder(FakeApi())
+    out = GrayBaseline(enc).run(rgb, "none").rgb
+    lab = color.rgb_to_lab(out)
+    assert np.abs(lab[..., 1:]).max() < 0.01  # sRGB neutral grays: a, b ~ 0 (D65 rounding)
+    assert np.abs(lab[..., 0] - color.rgb_to_lab(rgb)[..., 0]).max() < 0.26
+    # the gray baseline and graycodec at hints none share one encode
+    assert GraycodecCodec(enc, ["none"], FakePredictor()).encode(rgb, "none") is enc(rgb, "none")
+
+
+def test_quality_for_size_picks_the_nearest_file():
+    rgb = skdata.coffee()[:96, :128]
+    jpeg = PillowCodec("jpeg", (10, 50, 90))
+    for target in (700, 2500, 5000):
+        q = jpeg.quality_for_size(rgb, target)
+        sizes = {k: len(jpeg.encode(rgb, k)) for k in range(max(1, q - 1), min(100, q + 1) + 1)}
+        assert abs(sizes[q] - target) == min(abs(s - target) for s in sizes.values())
+    assert jpeg.quality_for_size(rgb, 1) == 1 and jpeg.quality_for_size(rgb, 10**9) == 100
+
+
+def test_bytes_for_de94_interpolates_and_says_when_it_cannot():
+    sweep = [dict(bytes=b, de94=d, quality=q) for b, d, q in ((100, 6.0, 10), (200, 4.0, 50), (400, 2.0, 90))]
+    b, q, note = bytes_for_de94(sweep, 3.0)
+    assert (b, q) == (300, 70) and "interpolated" in note
+    assert bytes_for_de94(sweep, 7.0)[0] == 100  # already reached at the lowest quality: an upper bound
+    assert bytes_for_de94(sweep, 1.0)[0] is None
+
+
+def test_missing_pillow_feature_is_skipped_with_a_note(monkeypatch, three_images, tmp_path):
+    monkeypatch.setattr(codecs_mod, "pillow_supports", lambda feature: feature != "avif")
+    codecs, notes = build_codecs(["none"], ["jpeg", "avif"], (50,), api=FakeApi(), predictor=FakePredictor())
+    assert [c.name for c in codecs] == ["graycodec", "gray", "jpeg"]
+    assert any("avif" in n and "skipped" in n for n in notes)
+    res = evaluate(EvalOptions([three_images], hints=["none"], baselines=["jpeg", "avif"], qualities=[50], progress=False),
+                   codecs=codecs, notes=notes)
+    assert {r["codec"] for r in res.records} == {"graycodec", "gray", "jpeg"} and res.notes == notes
+
+
+def test_no_model_leaves_gray_and_baselines(monkeypatch):
+    from graycodec import predictor
+
+    def no_model(*a, **k):
+        raise ModelError("no trained model is shipped")
+
+    monkeypatch.setattr(predictor.Predictor, "load", classmethod(no_model))
+    codecs, notes = build_codecs(["none", "medium"], ["jpeg"], (50,), api=FakeApi())
+    assert [c.name for c in codecs] == ["gray", "jpeg"]
+    assert len(notes) == 1 and "colour rows unavailable" in notes[0] and "\n" not in notes[0]
+
+
+# --- the report --------------------------------------------------------------------------
+def test_report_has_every_file_and_csv_matches_json(three_images, tmp_path):
+    out = tmp_path / "rep"
+    codecs, notes = fake_codecs()
+    res = evaluate(EvalOptions([three_images], report=out, progress=False), codecs=codecs, notes=notes)
+    assert not res.failures and len(res.images) == 3
+    for f in report.FILES:
+        assert (out / f).stat().st_size > 0, f
+    figures = sorted(p.name for p in (out / report.IMAGES_DIR).glob("*.png"))
+    assert figures == ["astronaut.png", "chelsea.png", "sub_coffee.png"]
+
+    js = json.loads((out / "results.json").read_text())
+    with open(out / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(js["records"]) > 3 * (2 + 1 + 2 * 3)
+    for row, rec in zip(rows, js["records"]):
+        for k, v in rec.items():
+            if isinstance(v, float):
+                assert float(row[k]) == pytest.approx(v, rel=1e-12), k
+            else:
+                assert row[k] == ("" if v is None else str(v)), k
+    s = js["summary"]
+    roles = {e["role"] for e in s.values()}
+    assert roles == {"gcz", "gray", "sweep", "equal_size", "equal_de94"}
+    gcz = [r for r in js["records"] if r["codec"] == "graycodec" and r["setting"] == "none"]
+    assert s["graycodec/none"]["mean"]["de94"] == pytest.approx(np.mean([r["de94"] for r in gcz]))
+    assert s["graycodec/none"]["n"] == 3
+    # hints help: the true mean a/b (fake medium) beats a fixed tint on these photos
+    assert s["graycodec/medium"]["mean"]["de94"] < s["graycodec/none"]["mean"]["de94"]
+    assert "graycodec, hints none" in (out / "summary.md").read_text()
+    html = (out / "index.html").read_text()
+    assert "images/sub_coffee.png" in html and "http" not in html
+
+
+def test_report_refuses_a_non_empty_folder(three_images, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    with pytest.raises(OutputError):
+        evaluate(EvalOptions([three_images], report=out, progress=False), codecs=[])
+    monkeypatch.setattr(runner, "build_codecs", lambda *a, **k: fake_codecs(("none",), ("jpeg",), (50,)))
+    assert runner.main([str(three_images), "--report", str(out), "--no-progress"]) == EXIT_OUTPUT
+    assert "not empty" in capsys.readouterr().err
+    assert runner.main([str(three_images), "--report", str(out), "--force", "--no-progress", "--qualities", "50"]) == 0
+    assert (out / "index.html").exists() and (out / "keep.txt").exists()
+
+
+def test_main_json_prints_the_summary(three_images, monkeypatch, capsys):
+    seen = {}
+
+    def fake_build(hints, baselines, qualities, **kw):
+        seen.update(hints=hints, baselines=baselines, qualities=qualities, **kw)
+        return fake_codecs(hints, baselines, qualities)
+
+    monkeypatch.setattr(runner, "build_codecs", fake_build)
+    argv = [str(three_images), "--hints", "none", "--hints", "low,high", "--baselines", "jpeg",
+            "--qualities", "20,60", "--json", "--max-images", "2", "--no-progress"]
+    assert runner.main(argv) == 0
+    js = json.loads(capsys.readouterr().out)
+    assert seen["hints"] == ("none", "low", "high") and seen["baselines"] == ("jpeg",)
+    assert js["n_images"] == 2 and "graycodec/high" in js["summary"] and "jpeg/q60" in js["summary"]
+
+
+def test_options_reject_unknown_levels_and_codecs():
+    with pytest.raises(ValueError, match="hint level"):
+        EvalOptions(["."], hints=["ultra"])
+    with pytest.raises(ValueError, match="baseline"):
+        EvalOptions(["."], baselines=["jxl"])
+    with pytest.raises(SystemExit):
+        runner.main([".", "--hints", "ultra"])
+
+
+# --- with the real codec -----------------------------------------------------------------
+def test_real_codec_gray_baseline_and_fake_predictor(three_images):
+    api = pytest.importorskip("graycodec.codec", exc_type=ImportError)
+    codecs, _ = build_codecs(["none"], [], api=api, predictor=FakePredictor())
+    res = evaluate(EvalOptions([three_images], hints=["none"], baselines=[], progress=False), codecs=codecs)
+    assert not res.failures
+    gray = {r["image"]: r for r in res.records if r["codec"] == "gray"}
+    for name, g in gray.items():
+        rgb = np.asarray(Image.open(three_images / name).convert("RGB"))
+        plane = color.rgb_to_plane(rgb)  # the floor: exact stored L, a = b = 0
+        expect = skcolor.deltaE_ciede94(skcolor.rgb2lab(rgb), skcolor.rgb2lab(np.repeat(plane[..., None], 3, 2))).mean()
+        assert g["de94"] == pytest.approx(expect, abs=1e-3)
+
+
+@pytest.mark.shared
+def test_kodak_gray_floor_matches_the_anchor():
+    """ANCHORS.md: gray (exact L, a = b = 0) has ΔE94 8.24 on all of Kodak; kodim03 alone is checked here."""
+    rgb = np.asarray(Image.open(KODAK / "kodim03.png").convert("RGB"))
+    gray = np.repeat(color.rgb_to_plane(rgb)[..., None], 3, 2)
+    figs, _ = metrics.fidelity(metrics.Reference.of(rgb), gray, full=False)
+    assert 0 < figs["de94"] < 20 and figs["colourfulness_ratio"] == pytest.approx(0, abs=1e-6)
