@@ -1,0 +1,165 @@
+"""Fuzz the .gcz reader with mutated files: only graycodec's own error types may come out.
+
+    python benchmarks/fuzz_container.py --cases 20000 [--seed 0] [--save failures/]
+
+Seed files (gray, colour, alpha, hints, metadata, near-lossless) are made with
+``graycodec.encode``; each case applies 1–4 random mutations (bit flips, byte overwrites,
+"interesting" 32-bit values, truncation, insertion, deletion, duplication, splicing two files)
+and runs ``container.describe_gcz``, ``decode(gray=True)`` and a colour ``decode`` through a
+zero-a/b predictor (so the hint chunk is parsed too). Anything but a ``GraycodecError`` — or a
+case slower than ``--slow`` seconds — is a failure; the exit status is 1 if any occurred.
+A short run is part of the test suite (tests/test_codec.py::test_fuzz_container_short).
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import random
+import sys
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from graycodec import codec, container
+from graycodec.errors import GraycodecError
+
+MAX_PIXELS = 1 << 22  # keeps a mutated-but-valid huge header from allocating gigabytes
+INTERESTING32 = [0, 1, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF]
+
+
+class ZeroPredictor:
+    """a/b = 0 everywhere: exercises the colour path without a model."""
+
+    model_id = ""
+
+    def predict_ab(self, lstar, hints=None):
+        return np.zeros(lstar.shape + (2,), dtype=np.float32)
+
+
+@dataclass
+class Failure:
+    case: int
+    data: bytes
+    error: str
+
+
+def seed_files() -> list[bytes]:
+    """Small valid .gcz files covering every optional chunk."""
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (40, 31, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x010F] = "fuzz"
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "PNG", exif=exif.tobytes(), icc_profile=b"\0" * 16 + b"RGB " + b"\0" * 108)
+    return [
+        codec.encode(np.zeros((1, 1), np.uint8)),
+        codec.encode(rgb[:17, :23], hints="low"),
+        codec.encode(np.dstack([rgb, rgb[..., 0]]), hints="high", max_error=2),
+        codec.encode(buf.getvalue(), hints="medium"),
+        codec.encode(rng.integers(0, 256, (48, 64), dtype=np.uint8)),
+    ]
+
+
+def mutate(data: bytes, rnd: random.Random, seeds: list[bytes]) -> bytes:
+    b = bytearray(data)
+    for _ in range(rnd.randint(1, 4)):
+        op = rnd.randrange(9)
+        pos = rnd.randrange(len(b) + 1)
+        if op == 0 and b:  # flip one bit
+            i = rnd.randrange(len(b))
+            b[i] ^= 1 << rnd.randrange(8)
+        elif op == 1 and b:  # overwrite a byte
+            b[rnd.randrange(len(b))] = rnd.randrange(256)
+        elif op == 2 and len(b) >= 4:  # an interesting 32-bit value, either byte order
+            i = rnd.randrange(len(b) - 3)
+            b[i : i + 4] = rnd.choice(INTERESTING32).to_bytes(4, rnd.choice(["big", "little"]))
+        elif op == 3:  # truncate
+            del b[pos:]
+        elif op == 4:  # insert random bytes
+            b[pos:pos] = rnd.randbytes(rnd.randint(1, 16))
+        elif op == 5 and b:  # delete a range
+            del b[pos : pos + rnd.randint(1, 32)]
+        elif op == 6 and b:  # duplicate a range
+            n = rnd.randint(1, 64)
+            b[pos:pos] = b[pos : pos + n]
+        elif op == 7:  # splice: head of this file, tail of another
+            other = rnd.choice(seeds)
+            b = b[:pos] + other[rnd.randrange(len(other) + 1) :]
+        else:  # append junk
+            b += rnd.randbytes(rnd.randint(1, 8))
+    return bytes(b)
+
+
+def check(data: bytes) -> None:
+    """Run every reader on ``data``; let only GraycodecError through silently."""
+    for run in (
+        lambda: container.describe_gcz(data, max_pixels=MAX_PIXELS),
+        lambda: codec.decode(data, gray=True, max_pixels=MAX_PIXELS),
+        lambda: codec.decode(data, predictor=ZeroPredictor(), max_pixels=MAX_PIXELS),
+    ):
+        try:
+            run()
+        except GraycodecError:
+            pass
+
+
+def fuzz(cases: int, seed: int = 0, slow: float = 5.0, log=None) -> tuple[list[Failure], Counter]:
+    """Run ``cases`` mutated files; return the failures and a count of outcomes by error type."""
+    seeds = seed_files()
+    for s in seeds:  # the seeds themselves must decode
+        container.read_gcz(s)
+    rnd = random.Random(seed)
+    failures, outcomes = [], Counter()
+    for case in range(cases):
+        data = mutate(rnd.choice(seeds), rnd, seeds)
+        start = time.perf_counter()
+        try:
+            container.read_gcz(data, max_pixels=MAX_PIXELS)
+            outcomes["accepted"] += 1
+        except GraycodecError as exc:
+            outcomes[type(exc).__name__] += 1
+        except Exception as exc:  # noqa: BLE001 - what the fuzzer is looking for
+            failures.append(Failure(case, data, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+            outcomes["FAILED"] += 1
+            continue
+        try:
+            check(data)
+        except Exception as exc:  # noqa: BLE001
+            failures.append(Failure(case, data, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+            outcomes["FAILED"] += 1
+            continue
+        elapsed = time.perf_counter() - start
+        if elapsed > slow:
+            failures.append(Failure(case, data, f"slow: {elapsed:.1f} s"))
+        if log and (case + 1) % 1000 == 0:
+            log(f"{case + 1} cases, {len(failures)} failures")
+    return failures, outcomes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=5000, help="number of mutated files (default 5000)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--slow", type=float, default=5.0, help="seconds after which a case is a failure")
+    parser.add_argument("--save", type=Path, default=None, help="folder to save failing inputs in")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    failures, outcomes = fuzz(args.cases, args.seed, args.slow, log=lambda m: print(m, file=sys.stderr))
+    for f in failures[:10]:
+        print(f"case {f.case}: {f.error}", file=sys.stderr)
+    if args.save and failures:
+        args.save.mkdir(parents=True, exist_ok=True)
+        for f in failures:
+            (args.save / f"case{f.case}.gcz").write_bytes(f.data)
+    rate = args.cases / (time.perf_counter() - start)
+    print(f"{args.cases} cases ({rate:.0f}/s): {dict(outcomes)}; {len(failures)} failures")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""The public API: ``encode``, ``decode`` and ``colorize`` (re-exported by ``graycodec``).
+
+::
+
+    encode:   image ─imageio─▶ plane (+ alpha, ICC/EXIF) [+ hints of the source a/b] ─container─▶ bytes
+    decode:   bytes ─container─▶ plane ─gray─▶ mode L image (bit-exact)
+                                       └─colour─▶ L* ─predictor─▶ a/b ─color─▶ sRGB (+ alpha, ICC/EXIF)
+    colorize: image ─imageio─▶ plane ─▶ as decode in colour, without hints
+
+torch and the model are imported only when colour is asked for, so encoding and gray decoding
+stay light.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from PIL import Image
+
+from . import color, container, hints as hints_mod, imageio
+from .container import DEFAULT_MAX_PIXELS, GczImage
+from .errors import ModelError
+
+__all__ = ["encode", "decode", "colorize", "load_predictor", "DEFAULT_MAX_PIXELS"]
+
+# Pixels per strip when converting L*a*b* to sRGB: bounds the float64 temporaries (~250 MB).
+STRIP_PIXELS = 1 << 22
+
+
+class ModelMismatchWarning(UserWarning):
+    """A .gcz was encoded for another model than the one decoding it."""
+
+
+def encode(
+    image,
+    *,
+    hints: str = "none",
+    max_error: int = 0,
+    keep_metadata: bool = True,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+) -> bytes:
+    """Encode an image (path, bytes, PIL.Image or numpy array) into .gcz bytes.
+
+    ``hints``: one of ``hints.LEVELS`` (none, low, medium, high); ``max_error``: 0 for a
+    lossless lightness plane, k for near-lossless (every stored value within k).
+    """
+    if hints not in hints_mod.LEVELS:
+        raise ValueError(f"unknown hint level {hints!r}; choose from {', '.join(hints_mod.LEVELS)}")
+    src = imageio.read_image(image, max_pixels=max_pixels)
+    thumb = hints_mod.make_hints(src.ab(), hints) if hints_mod.LEVELS[hints] else None
+    gcz = GczImage(
+        width=src.width,
+        height=src.height,
+        plane=src.plane,
+        max_error=max_error,
+        model_id=default_model_id(),
+        hints=hints_mod.pack_hints(thumb) if thumb is not None else None,
+        alpha=src.alpha,
+        icc=src.icc if keep_metadata else None,
+        exif=src.exif if keep_metadata else None,
+    )
+    return container.write_gcz(gcz)
+
+
+def decode(
+    data: bytes,
+    *,
+    gray: bool = False,
+    predictor=None,
+    device: str = "auto",
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    model=None,
+) -> Image.Image:
+    """Decode .gcz bytes to a PIL image: colour (RGB/RGBA) by default, the stored plane with ``gray``.
+
+    ``predictor``: a loaded ``Predictor`` (reuse one across files); without it the model at
+    ``model`` (default: the shipped one) is loaded on ``device``. FormatError for damaged data,
+    ImageTooLargeError over ``max_pixels``, ModelError when colour is asked and no model exists.
+    """
+    img = container.read_gcz(bytes(data), max_pixels=max_pixels)
+    if gray:
+        return imageio.make_image(img.plane, img.alpha, icc=img.icc, exif=img.exif)
+    thumb = hints_mod.unpack_hints(img.hints, img.width, img.height) if img.hints else None
+    if predictor is None:
+        predictor = load_predictor(model, device)
+    if img.model_id and predictor.model_id and img.model_id != predictor.model_id:
+        warnings.warn(
+            f"encoded for model {img.model_id}, decoding with model {predictor.model_id}: "
+            "colours may differ from what the encoder expected",
+            ModelMismatchWarning,
+            stacklevel=2,
+        )
+    rgb = _colour(img.plane, thumb, predictor)
+    return imageio.make_image(rgb, img.alpha, icc=img.icc, exif=img.exif)
+
+
+def colorize(
+    image,
+    *,
+    predictor=None,
+    device: str = "auto",
+    model=None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+) -> Image.Image:
+    """Colorize any image (gray or colour) from its lightness alone; alpha and ICC/EXIF kept."""
+    src = imageio.read_image(image, max_pixels=max_pixels)
+    if predictor is None:
+        predictor = load_predictor(model, device)
+    rgb = _colour(src.plane, None, predictor)
+    return imageio.make_image(rgb, src.alpha, icc=src.icc, exif=src.exif)
+
+
+def load_predictor(model=None, device: str = "auto"):
+    """Load the colour predictor once (ModelError with a clear message when there is none)."""
+    from .predictor import Predictor
+
+    return Predictor.load(model, device)
+
+
+def default_model_id() -> str:
+    """Id of the model a decoder will use by default; "" when no trained model is installed."""
+    try:
+        from .predictor import find_default_model_id
+    except ImportError:  # predictor not installed in this build: the file works with any model
+        return ""
+    return find_default_model_id() or ""
+
+
+def _colour(plane: np.ndarray, thumb, predictor) -> np.ndarray:
+    """Predict a/b for a stored plane and join it to the full-resolution L*: uint8 (H, W, 3)."""
+    lstar = color.plane_to_lstar(plane)
+    ab = np.asarray(predictor.predict_ab(lstar, thumb), dtype=np.float32)
+    if ab.shape != plane.shape + (2,):
+        raise ModelError(f"predictor returned a/b of shape {ab.shape} for a {plane.shape} plane")
+    rgb = np.empty(plane.shape + (3,), dtype=np.uint8)
+    step = max(1, STRIP_PIXELS // max(1, plane.shape[1]))
+    for r in range(0, plane.shape[0], step):
+        rgb[r : r + step] = color.lab_to_rgb8(lstar[r : r + step], ab[r : r + step])
+    return rgb
