@@ -1,0 +1,160 @@
+"""The colour predictor: a U-Net on a ResNet18 encoder, and its weight files.
+
+Inputs are CIELAB units: L* (N, 1, H, W) in [0, 100], a hint plane (N, 2, H, W) holding the
+upsampled a/b thumbnail (zeros without hints) and a mask (N, 1, H, W) that is 1 where the
+hint is valid. Normalisation happens inside ``forward`` (constants in ``color.py``).
+
+The network predicts a *residual* over the hint plane and its last convolution starts at
+zero: an untrained model returns the hint itself (gray without hints, bilinear upsampling
+with them), so training starts from the two baselines and can only be judged against them.
+
+::
+
+    input (4) ─ conv1/2 (64) ─ layer1/4 (64) ─ layer2/8 (128) ─ layer3/16 (256) ─ layer4/32 (512)
+        │            │              │                 │                 │                │
+        └──────── up0 ◀──────── up1 ◀──────────── up2 ◀────────────── up3 ◀────────── up4 ◀┘
+                   │
+             head (2, zero-init) + hint  →  a/b
+
+Weight files are fp16 safetensors named ``<name>-<first 8 hex of sha256>.safetensors`` with
+a JSON model card beside them (``.json``); the model id is the first 16 hex digits of the
+file's sha256, checked against the name at load.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .color import AB_SCALE, L_SCALE
+from .errors import ModelError
+
+IN_CHANNELS = 4  # L, hint a, hint b, hint mask
+DOWNSAMPLING = 32  # inputs are padded to a multiple of this
+
+
+def _conv_block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class _Up(nn.Module):
+    """Bilinear upsampling to the skip's size, concatenation, two 3×3 convolutions."""
+
+    def __init__(self, cin: int, cskip: int, cout: int):
+        super().__init__()
+        self.block = _conv_block(cin + cskip, cout)
+
+    def forward(self, x, skip):
+        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        return self.block(torch.cat([x, skip], dim=1))
+
+
+class ColorUNet(nn.Module):
+    """ResNet18 U-Net predicting a/b from L* and a hint plane (see module docstring)."""
+
+    def __init__(self):
+        super().__init__()
+        from torchvision.models import resnet18
+
+        r = resnet18(weights=None)
+        r.conv1 = nn.Conv2d(IN_CHANNELS, 64, 7, stride=2, padding=3, bias=False)
+        self.stem = nn.Sequential(r.conv1, r.bn1, r.relu)  # /2, 64
+        self.layer1 = nn.Sequential(r.maxpool, r.layer1)  # /4, 64
+        self.layer2, self.layer3, self.layer4 = r.layer2, r.layer3, r.layer4  # /8, /16, /32
+        self.up4 = _Up(512, 256, 256)
+        self.up3 = _Up(256, 128, 128)
+        self.up2 = _Up(128, 64, 64)
+        self.up1 = _Up(64, 64, 64)
+        self.up0 = _Up(64, IN_CHANNELS, 32)
+        self.head = nn.Conv2d(32, 2, 3, padding=1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, lstar, hint_ab, mask):
+        h, w = lstar.shape[-2:]
+        x = torch.cat([(lstar - 50.0) / L_SCALE, hint_ab / AB_SCALE, mask], dim=1)
+        pad_h, pad_w = -h % DOWNSAMPLING, -w % DOWNSAMPLING
+        if pad_h or pad_w:
+            # Reflection needs the pad smaller than the side; replicate works for 1-pixel images.
+            mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+        s1 = self.stem(x)
+        s2 = self.layer1(s1)
+        s3 = self.layer2(s2)
+        s4 = self.layer3(s3)
+        y = self.layer4(s4)
+        y = self.up1(self.up2(self.up3(self.up4(y, s4), s3), s2), s1)
+        y = self.up0(y, x)
+        residual = self.head(y)[..., :h, :w] * AB_SCALE
+        return hint_ab + residual
+
+
+# --- weight files ------------------------------------------------------------------------
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def model_id_of(path: Path) -> str:
+    """The id a .gcz header records: the first 16 hex digits of the weight file's sha256."""
+    return file_sha256(path)[:16]
+
+
+def save_model(model: nn.Module, directory: Path, name: str, card: dict) -> Path:
+    """Write fp16 safetensors named ``<name>-<sha8>.safetensors`` plus ``.json`` card; return the path."""
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu", torch.float16 if v.is_floating_point() else v.dtype).contiguous()
+             for k, v in model.state_dict().items()}
+    tmp = directory / f".{name}.tmp.safetensors"
+    save_file(state, str(tmp), metadata={"format": "graycodec-colorunet-v1"})
+    digest = file_sha256(tmp)
+    final = directory / f"{name}-{digest[:8]}.safetensors"
+    tmp.replace(final)
+    card = {**card, "model_id": digest[:16], "sha256": digest, "file": final.name,
+            "architecture": "ColorUNet (ResNet18 U-Net), inputs L + hint a/b + mask, residual a/b output"}
+    final.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    return final
+
+
+def load_model(path: Path) -> tuple[ColorUNet, dict]:
+    """Load a weight file (safetensors only: no unpickling) and its card; ModelError if invalid."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    digest = file_sha256(path)
+    stem_hash = path.stem.rsplit("-", 1)[-1]
+    if len(stem_hash) == 8 and all(c in "0123456789abcdef" for c in stem_hash) and stem_hash != digest[:8]:
+        raise ModelError(f"{path.name}: content hash {digest[:8]} does not match its name (damaged file?)")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelError(f"{path.name}: not a valid safetensors weight file ({exc})") from None
+    model = ColorUNet()
+    try:
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    except RuntimeError as exc:
+        raise ModelError(f"{path.name}: weights do not fit the ColorUNet architecture ({str(exc)[:200]})") from None
+    card_path = path.with_suffix(".json")
+    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    card["model_id"] = digest[:16]
+    return model.eval(), card
