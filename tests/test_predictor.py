@@ -1,0 +1,94 @@
+"""Inference: working size, any image size, hints, device choice, model discovery."""
+import numpy as np
+import pytest
+import torch
+
+from graycodec import hints, predictor
+from graycodec.errors import ModelError
+from graycodec.model import ColorUNet, save_model
+from graycodec.predictor import Predictor, working_size
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def untrained():
+    return Predictor(ColorUNet(), {"model_id": "0" * 16}, torch.device("cpu"))
+
+
+@pytest.mark.parametrize("h,w,expect", [
+    (512, 768, (256, 384)),  # Kodak: short side to 256
+    (100, 50, (100, 50)),  # small images run at their own size
+    (1, 1, (1, 1)),
+    (20000, 30000, (256, 384)),
+    (10, 100000, (1, 1024)),  # panoramas: long side capped
+])
+def test_working_size(h, w, expect):
+    assert working_size(h, w) == expect
+
+
+@pytest.mark.parametrize("h,w", [(1, 1), (1, 300), (300, 1), (37, 53), (600, 900)])
+def test_untrained_predictor_is_gray_without_hints_and_any_size_works(untrained, h, w):
+    lstar = np.random.default_rng(0).uniform(0, 100, (h, w)).astype(np.float32)
+    ab = untrained.predict_ab(lstar)
+    assert ab.shape == (h, w, 2) and ab.dtype == np.float32
+    assert np.abs(ab).max() < 1e-4
+
+
+def test_hints_steer_the_colour(untrained):
+    rng = np.random.default_rng(1)
+    ab_true = np.zeros((64, 96, 2))
+    ab_true[:, :48] = (40, 20)
+    ab_true[:, 48:] = (-30, -30)
+    thumb = hints.make_hints(ab_true, "high")
+    ab = untrained.predict_ab(rng.uniform(40, 60, (64, 96)).astype(np.float32), thumb)
+    assert np.abs(ab[:, :40] - (40, 20)).mean() < 3 and np.abs(ab[:, 56:] - (-30, -30)).mean() < 3
+
+
+def test_large_image_is_downscaled_not_tiled(untrained, monkeypatch):
+    seen = []
+    real = untrained.predict_working
+    monkeypatch.setattr(untrained, "predict_working", lambda l, h, m: seen.append(l.shape) or real(l, h, m))
+    ab = untrained.predict_ab(np.full((3000, 4000), 50, np.float32))
+    assert ab.shape == (3000, 4000, 2) and seen == [(1, 1, 256, 341)]
+
+
+def test_out_of_memory_falls_back_to_cpu_with_a_warning(untrained, monkeypatch):
+    calls = []
+    real = untrained._forward
+
+    def flaky(l, h, m, device):
+        calls.append(device)
+        if len(calls) == 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return real(l, h, m, device)
+
+    monkeypatch.setattr(untrained, "_forward", flaky)
+    with pytest.warns(UserWarning, match="out of memory"):
+        ab = untrained.predict_ab(np.full((40, 40), 50, np.float32))
+    assert ab.shape == (40, 40, 2) and calls[-1] == torch.device("cpu")
+
+
+def test_device_choice():
+    assert predictor.resolve_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        assert predictor.resolve_device("auto") == torch.device("cpu")
+        with pytest.raises(ModelError, match="no CUDA"):
+            predictor.resolve_device("cuda")
+    with pytest.raises(ModelError, match="unknown device"):
+        predictor.resolve_device("tpu")
+
+
+def test_model_discovery(tmp_path, monkeypatch):
+    monkeypatch.delenv(predictor.MODEL_ENV, raising=False)
+    monkeypatch.setattr(predictor, "MODEL_DIRS", (tmp_path,))
+    assert predictor.find_default_model() is None and predictor.find_default_model_id() == ""
+    with pytest.raises(ModelError, match="no trained model"):
+        Predictor.load()
+    path = save_model(ColorUNet(), tmp_path, "m", {})
+    assert predictor.find_default_model() == path
+    loaded = Predictor.load(device="cpu")
+    assert loaded.model_id == predictor.find_default_model_id() and len(loaded.model_id) == 16
+    monkeypatch.setenv(predictor.MODEL_ENV, str(tmp_path / "elsewhere.safetensors"))
+    with pytest.raises(ModelError, match="not found"):
+        Predictor.load()
