@@ -1,0 +1,391 @@
+"""Lightness plane coding: predictive coding of an 8-bit plane with zstandard as entropy stage.
+
+    encode_plane(plane, max_error, mode) -> (mode, payload)      decode_plane(mode, payload, ...)
+
+    plane ──near-lossless quantizer (max_error D ≥ 1)──▶ q-plane, alphabet M
+          ──prediction (mode 1: MED; mode 2: GAP + context bias correction)──▶ residuals
+          ──folding to 0..M-1 (mode 2: split into 16 streams by local activity)──▶ zstd frames
+
+Every mode id ever written stays decodable (docs/FORMAT.md §4 specifies them bit-exactly).
+Decoding is sequential (each prediction needs the pixels decoded just before), so the pixel
+loops are compiled with numba: it is made for exactly this (tight integer loops over numpy
+arrays), well kept, already a dependency, and ``cache=True`` keeps the JIT cost to the first
+run on a machine. The kernels check every stream read themselves (numba does no bounds checks),
+so damaged payloads raise :class:`FormatError` and never read or write out of bounds.
+"""
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import zstandard
+from numba import njit
+
+from .errors import FormatError
+
+MODE_MED = 1  # median edge detector (LOCO-I) prediction, one zstd stream
+MODE_GAP = 2  # GAP prediction, texture/energy bias correction, 16 activity streams
+DEFAULT_MODE = MODE_GAP
+MODE_NAMES = {MODE_MED: "med", MODE_GAP: "gap-ctx16"}
+MAX_ERROR_LIMIT = 64  # largest accepted max_error (near-lossless bound)
+
+# --- mode 2 constants (part of the format: never change them, add a mode instead) --------
+N_STREAMS = 16
+# activity thresholds: class k = number of thresholds below activity (searchsorted 'left')
+ACT_THRESHOLDS = (3, 6, 10, 14, 19, 25, 32, 40, 50, 62, 76, 92, 112, 140, 180)
+ACT_MAX = 2047
+BIAS_HALVE_AT = 256  # context counts are halved when they reach this
+_ACT_LUT = np.searchsorted(np.array(ACT_THRESHOLDS), np.arange(ACT_MAX + 1), side="left").astype(np.uint8)
+_RECIP16 = np.array([0] + [65536 // n for n in range(1, BIAS_HALVE_AT + 1)], dtype=np.int64)
+# GAP weights (on t, 8W, 8N, in quarters) for d = dv - dh clamped to [-81, 81] (index d + 81)
+_GAPW = np.zeros((163, 3), np.int32)
+for _d in range(-81, 82):
+    _GAPW[_d + 81] = (
+        (0, 4, 0) if _d > 80 else (0, 0, 4) if _d < -80 else (2, 2, 0) if _d > 32 else (3, 1, 0) if _d > 8
+        else (2, 0, 2) if _d < -32 else (3, 0, 1) if _d < -8 else (4, 0, 0)
+    )
+# kernel form: weight of t, of W and of N (the latter two premultiplied by 8)
+_GAP_TABLES = (_GAPW[:, 0].copy(), 8 * _GAPW[:, 1], 8 * _GAPW[:, 2])
+
+# zstd is the entropy stage. Its Huffman literal coder does the work on residual streams, and
+# the matches that mid levels find cost more than they save; min_match 7 with the fast strategy
+# keeps zstd (nearly) literal-only and fast. Streams of low entropy (smooth areas, and most of a
+# near-lossless plane) gain from zstd's optimal parser instead, which turns runs of small values
+# into cheap matches; the encoder tries it there and keeps the smaller frame. The decoder does
+# not depend on any of these settings.
+_ZSTD_LITERAL = zstandard.ZstdCompressionParameters(
+    strategy=zstandard.STRATEGY_FAST, min_match=7, window_log=17, hash_log=10, search_log=1,
+    target_length=0, write_content_size=True, write_checksum=False,
+)
+_ZSTD_OPTIMAL = zstandard.ZstdCompressionParameters(
+    strategy=zstandard.STRATEGY_BTOPT, min_match=3, window_log=17, chain_log=12, hash_log=12,
+    search_log=1, target_length=16, write_content_size=True, write_checksum=False,
+)
+_OPTIMAL_BELOW_BITS = 3.0  # try the optimal parser on streams below this entropy (bits/value)
+
+
+def alphabet_size(max_error: int) -> int:
+    """Number of distinct quantized values M for the near-lossless bound D (256 when lossless)."""
+    return (255 + max_error) // (2 * max_error + 1) + 1
+
+
+# --- public API ------------------------------------------------------------------------
+def encode_plane(plane: np.ndarray, *, max_error: int = 0, mode: int | None = None) -> tuple[int, bytes]:
+    """Code an 8-bit plane (H, W); returns (mode id, payload). ``max_error`` D bounds |decoded − plane|."""
+    plane = np.asarray(plane)
+    if plane.dtype != np.uint8 or plane.ndim != 2 or plane.size == 0:
+        raise ValueError(f"plane must be a non-empty uint8 (H, W) array, got {plane.dtype} {plane.shape}")
+    _check_max_error(max_error, ValueError)
+    mode = DEFAULT_MODE if mode is None else mode
+    if mode not in MODE_NAMES:
+        raise ValueError(f"unknown lightness coding mode {mode}")
+    if mode == MODE_MED:
+        return mode, _encode_med(quantize(plane, max_error), alphabet_size(max_error))
+    return mode, _encode_gap(plane, max_error)
+
+
+def decode_plane(mode: int, payload: bytes, width: int, height: int, max_error: int) -> np.ndarray:
+    """Decode a payload made by :func:`encode_plane`; FormatError when it is damaged."""
+    if not (isinstance(width, int) and isinstance(height, int) and width >= 1 and height >= 1):
+        raise FormatError(f"lightness plane: invalid size {width}x{height}")
+    _check_max_error(max_error, FormatError)
+    if mode not in MODE_NAMES:
+        raise FormatError(f"lightness plane: unknown coding mode {mode}")
+    payload = bytes(payload)
+    if mode == MODE_MED:
+        return dequantize(_decode_med(payload, width, height, alphabet_size(max_error)), max_error)
+    return _decode_gap(payload, width, height, max_error)
+
+
+def quantize(plane: np.ndarray, max_error: int) -> np.ndarray:
+    """Near-lossless pixel quantizer: q = (x + D) // (2D + 1); identity for D = 0."""
+    if max_error == 0:
+        return plane
+    return ((plane.astype(np.uint16) + max_error) // (2 * max_error + 1)).astype(np.uint8)
+
+
+def dequantize(q: np.ndarray, max_error: int) -> np.ndarray:
+    """Inverse of :func:`quantize`: the bin centre q·(2D + 1), clipped to 255 (error ≤ D)."""
+    if max_error == 0:
+        return q
+    return np.minimum(q.astype(np.uint16) * (2 * max_error + 1), 255).astype(np.uint8)
+
+
+def _check_max_error(max_error, exc):
+    if not isinstance(max_error, (int, np.integer)) or not 0 <= max_error <= MAX_ERROR_LIMIT:
+        raise exc(f"max_error must be an integer in 0..{MAX_ERROR_LIMIT}, got {max_error!r}")
+
+
+# --- zstd helpers ----------------------------------------------------------------------
+def _compress(data: np.ndarray, params=_ZSTD_LITERAL) -> bytes:
+    if data.size == 0:
+        return b""
+    return zstandard.ZstdCompressor(compression_params=params).compress(data.tobytes())
+
+
+def _entropy_bits(data: np.ndarray) -> float:
+    """Zeroth-order entropy of a uint8 array in bits per value."""
+    freq = np.bincount(data, minlength=256)
+    prob = freq[freq > 0] / data.size
+    return float(-(prob * np.log2(prob)).sum())
+
+
+def _compress_stream(data: np.ndarray) -> bytes:
+    """The smaller of the literal-only frame and, for low-entropy streams, the optimal-parser one."""
+    frame = _compress(data)
+    if data.size >= 64 and _entropy_bits(data) < _OPTIMAL_BELOW_BITS:
+        other = _compress(data, _ZSTD_OPTIMAL)
+        if len(other) < len(frame):
+            frame = other
+    return frame
+
+
+def _decompress_into(frame: bytes, out: np.ndarray, what: str) -> None:
+    """Decompress one zstd frame into ``out`` after checking it declares exactly ``out.size`` bytes."""
+    size = out.size
+    if size == 0:
+        if frame:
+            raise FormatError(f"lightness plane: {what}: data for an empty stream")
+        return
+    try:
+        declared = zstandard.get_frame_parameters(frame).content_size
+    except zstandard.ZstdError as exc:
+        raise FormatError(f"lightness plane: {what}: bad zstd frame header ({exc})") from None
+    if declared != size:  # also rejects an unknown content size
+        raise FormatError(f"lightness plane: {what}: zstd frame declares {declared} bytes, expected {size}")
+    try:
+        raw = zstandard.ZstdDecompressor().decompress(frame, max_output_size=size)
+    except zstandard.ZstdError as exc:
+        raise FormatError(f"lightness plane: {what}: corrupt zstd data ({exc})") from None
+    if len(raw) != size:
+        raise FormatError(f"lightness plane: {what}: decompressed {len(raw)} bytes, expected {size}")
+    out[:] = np.frombuffer(raw, dtype=np.uint8)
+
+
+# --- mode 1: MED ------------------------------------------------------------------------
+def _med_padded(q: np.ndarray, m: int) -> np.ndarray:
+    """Plane with one row above (value M//2) and one column left (the pixel above row's first)."""
+    h, w = q.shape
+    b = np.empty((h + 1, w + 1), np.int16)
+    b[1:, 1:] = q
+    b[0, :] = m // 2
+    b[1:, 0] = b[:-1, 1]
+    return b
+
+
+def _encode_med(q: np.ndarray, m: int) -> bytes:
+    b = _med_padded(q, m)
+    a, n, c = b[1:, :-1], b[:-1, 1:], b[:-1, :-1]
+    mx, mn = np.maximum(a, n), np.minimum(a, n)
+    pred = np.where(c >= mx, mn, np.where(c <= mn, mx, a + n - c))
+    res = ((b[1:, 1:] - pred) % m).astype(np.uint8)
+    return _compress(res.reshape(-1))
+
+
+@njit(cache=True)
+def _med_kernel(res, h, w, m):  # pragma: no cover - compiled
+    out = np.empty((h + 1, w + 1), np.int32)
+    out[0, :] = m // 2
+    for y in range(1, h + 1):
+        out[y, 0] = out[y - 1, 1]
+        i = (y - 1) * w
+        for x in range(1, w + 1):
+            a = out[y, x - 1]
+            n = out[y - 1, x]
+            c = out[y - 1, x - 1]
+            mx = max(a, n)
+            mn = min(a, n)
+            p = mn if c >= mx else (mx if c <= mn else a + n - c)
+            r = np.int32(res[i + x - 1])
+            if r >= m:
+                return out, -1
+            v = p + r
+            if v >= m:
+                v -= m
+            out[y, x] = v
+    return out, 0
+
+
+def _decode_med(payload: bytes, width: int, height: int, m: int) -> np.ndarray:
+    res = np.empty(width * height, np.uint8)
+    _decompress_into(payload, res, "mode 1 residuals")
+    out, rc = _med_kernel(res, height, width, m)
+    if rc:
+        raise FormatError("lightness plane: mode 1 residual out of range")
+    return out[1:, 1:].astype(np.uint8)
+
+
+# --- mode 2: GAP + context bias correction + activity streams -----------------------------
+_GAP_STREAM = struct.Struct("<II")  # raw length, compressed length
+
+
+@njit(cache=True)
+def _gap_kernel(buf, h, w, step, qerr, qlo, qhi, vals, cls, data, starts, ends, decode, actlut, recip, gw0, gw1, gw2,
+                halve):  # pragma: no cover - compiled
+    """Mode 2 coder, shared by the encoder (decode=False) and decoder so both see the same contexts.
+
+    buf: (h + 2, w + 3) uint8, pixel (y, x) at [y + 2, x + 2]; rows 0-1 are set to 128, column
+    0-1 of each row to the first pixel of the row above, column w + 2 to the row's last pixel.
+    Near-lossless (step = 2D + 1 > 1): the prediction error is quantized in the loop to
+    qerr[e + 255]; the reconstruction p + qe·step (clipped) replaces the pixel and feeds later
+    predictions. D = 0 is the lossless special case. Neighbours are carried in registers.
+    Encoder: writes the folded value and stream class of each pixel to vals / cls in raster order.
+    Decoder: reads stream k from data[starts[k]:ends[k]]. Returns 0, or when decoding -1 (a
+    stream ended early), -2 (a value outside the alphabet), -3 (a stream not used up).
+    """
+    wp = w + 3
+    bias_s = np.zeros(2048, np.int32)
+    bias_n = np.ones(2048, np.int32)
+    err = np.zeros((2, wp), np.int32)
+    ptr = starts.copy()
+    amax = actlut.shape[0] - 1
+    cnt = 0
+    buf[0, :] = 128
+    buf[1, :] = 128
+    for j in range(h):
+        cur = buf[j + 2]
+        up = buf[j + 1]
+        up2 = buf[j]
+        ecur = err[j & 1]
+        eup = err[(j + 1) & 1]
+        cur[0] = up[2]
+        cur[1] = up[2]
+        vw = np.int32(up[2]); vww = vw
+        vnw = np.int32(up[1]); vn = np.int32(up[2]); vnn = np.int32(up2[2])
+        ew = np.int32(0); en = np.int32(eup[2])
+        for c in range(2, w + 2):
+            vne = np.int32(up[c + 1])
+            vnne = np.int32(up2[c + 1])
+            ene = np.int32(eup[c + 1])
+            dh = abs(vw - vww) + abs(vn - vnw) + abs(vn - vne)
+            dv = abs(vw - vnw) + abs(vn - vnn) + abs(vne - vnne)
+            d = min(max(dv - dh, -81), 81) + 81
+            t = 4 * (vw + vn) + 2 * (vne - vnw)
+            p8 = (gw0[d] * t + gw1[d] * vw + gw2[d] * vn) >> 2
+            pi = (p8 + 4) >> 3
+            tex = (np.int32(vn < pi) | (np.int32(vw < pi) << 1) | (np.int32(vnw < pi) << 2)
+                   | (np.int32(vne < pi) << 3) | (np.int32(vnn < pi) << 4) | (np.int32(vww < pi) << 5)
+                   | (np.int32(2 * vn - vnn < pi) << 6) | (np.int32(2 * vw - vww < pi) << 7))
+            act = min(dh + dv + 2 * ew + en + ene, amax)
+            k = np.int32(actlut[act])
+            ctx = tex * 8 + (k >> 1)
+            bs = bias_s[ctx]
+            bn = bias_n[ctx]
+            q8 = p8 + ((np.int64(bs) * recip[bn]) >> 16)
+            p = min(max((q8 + 4) >> 3, 0), 255)
+            f = -np.int32(8 * p > q8)
+            lo = np.int32(qlo[p])
+            hi = np.int32(qhi[p])
+            lim = min(-lo, hi)
+            if decode:
+                i = ptr[k]
+                if i >= ends[k]:
+                    return -1
+                v = np.int32(data[i])
+                ptr[k] = i + 1
+                if v > hi - lo:
+                    return -2
+                if v <= 2 * lim:
+                    hh = (v + 1) >> 1
+                    g = (v & 1) - 1
+                    e = (((hh ^ g) - g) ^ f) - f
+                elif lim == -lo:
+                    e = v - lim
+                else:
+                    e = lim - v
+            else:
+                e = np.int32(qerr[np.int32(cur[c]) - p + 255])
+                ae = abs(e)
+                if ae <= lim:
+                    a = (e ^ f) - f
+                    v = 2 * a - 1 if a > 0 else -2 * a
+                else:
+                    v = ae + lim
+                vals[cnt] = v
+                cls[cnt] = k
+                cnt += 1
+            x = min(max(p + e * step, 0), 255)
+            cur[c] = x
+            ax = abs(x - p)
+            ecur[c] = ax
+            bs += 8 * x - p8
+            bn += 1
+            if bn >= halve:
+                bs >>= 1
+                bn >>= 1
+            bias_s[ctx] = bs
+            bias_n[ctx] = bn
+            vww = vw; vw = x; vnw = vn; vn = vne; vnn = vnne; ew = ax; en = ene
+        cur[w + 2] = cur[w + 1]
+    if decode:
+        for k in range(ptr.shape[0]):
+            if ptr[k] != ends[k]:
+                return -3
+    return 0
+
+
+@njit(cache=True)
+def _split_streams(vals, cls, nstreams):  # pragma: no cover - compiled
+    """Stable counting sort of ``vals`` by class: stream k is out[off[k]:off[k + 1]]."""
+    off = np.zeros(nstreams + 1, np.int64)
+    for i in range(cls.shape[0]):
+        off[cls[i] + 1] += 1
+    for k in range(nstreams):
+        off[k + 1] += off[k]
+    pos = off[:-1].copy()
+    out = np.empty_like(vals)
+    for i in range(cls.shape[0]):
+        k = cls[i]
+        out[pos[k]] = vals[i]
+        pos[k] += 1
+    return out, off
+
+
+def _quant_tables(max_error: int):
+    """step, qerr (e + 255 -> quantized e), qlo / qhi (p -> smallest / largest quantized e)."""
+    step = 2 * max_error + 1
+    e = np.arange(-255, 256)
+    qerr = (np.sign(e) * ((np.abs(e) + max_error) // step)).astype(np.int32)
+    p = np.arange(256)
+    return step, qerr, qerr[255 - p].copy(), qerr[255 + 255 - p].copy()
+
+
+def _encode_gap(plane: np.ndarray, max_error: int) -> bytes:
+    height, width = plane.shape
+    buf = np.empty((height + 2, width + 3), np.uint8)
+    buf[2:, 2:width + 2] = plane
+    vals = np.empty(plane.size, np.uint8)
+    cls = np.empty(plane.size, np.uint8)
+    none = np.zeros(N_STREAMS, np.int64)
+    _gap_kernel(buf, height, width, *_quant_tables(max_error), vals, cls, vals, none, none, False,
+                _ACT_LUT, _RECIP16, *_GAP_TABLES, BIAS_HALVE_AT)
+    del buf
+    out, off = _split_streams(vals, cls, N_STREAMS)
+    del vals, cls
+    frames = [_compress_stream(out[off[k]:off[k + 1]]) for k in range(N_STREAMS)]
+    table = b"".join(_GAP_STREAM.pack(int(off[k + 1] - off[k]), len(f)) for k, f in enumerate(frames))
+    return table + b"".join(frames)
+
+
+def _decode_gap(payload: bytes, width: int, height: int, max_error: int) -> np.ndarray:
+    pos = N_STREAMS * _GAP_STREAM.size
+    if len(payload) < pos:
+        raise FormatError("lightness plane: mode 2 stream table truncated")
+    sizes = [_GAP_STREAM.unpack_from(payload, k * _GAP_STREAM.size) for k in range(N_STREAMS)]
+    if sum(r for r, _ in sizes) != width * height:
+        raise FormatError("lightness plane: mode 2 stream lengths do not add up to the pixel count")
+    if pos + sum(c for _, c in sizes) != len(payload):
+        raise FormatError("lightness plane: mode 2 compressed lengths do not match the payload size")
+    data = np.empty(width * height, np.uint8)
+    off = np.zeros(N_STREAMS + 1, np.int64)
+    for k, (raw, comp) in enumerate(sizes):
+        off[k + 1] = off[k] + raw
+        _decompress_into(payload[pos:pos + comp], data[off[k]:off[k + 1]], f"mode 2 stream {k}")
+        pos += comp
+    buf = np.empty((height + 2, width + 3), np.uint8)
+    rc = _gap_kernel(buf, height, width, *_quant_tables(max_error), data, data, data, off[:-1].copy(), off[1:].copy(),
+                     True, _ACT_LUT, _RECIP16, *_GAP_TABLES, BIAS_HALVE_AT)
+    if rc:
+        why = {-1: "a stream ended early", -2: "a value outside the alphabet", -3: "a stream has unused values"}
+        raise FormatError(f"lightness plane: mode 2 data inconsistent ({why[rc]})")
+    return buf[2:, 2:width + 2].copy()
