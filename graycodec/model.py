@@ -22,7 +22,6 @@ file's sha256, checked against the name at load.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from torch import nn
 
 from .color import AB_SCALE, L_SCALE
 from .errors import ModelError
+from .zoo import file_sha256, model_id_of  # noqa: F401  (re-exported)
 
 IN_CHANNELS = 4  # L, hint a, hint b, hint mask
 DOWNSAMPLING = 32  # inputs are padded to a multiple of this
@@ -101,19 +101,6 @@ class ColorUNet(nn.Module):
 
 
 # --- weight files ------------------------------------------------------------------------
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def model_id_of(path: Path) -> str:
-    """The id a .gcz header records: the first 16 hex digits of the weight file's sha256."""
-    return file_sha256(path)[:16]
-
-
 def save_model(model: nn.Module, directory: Path, name: str, card: dict) -> Path:
     """Write fp16 safetensors named ``<name>-<sha8>.safetensors`` plus ``.json`` card; return the path."""
     from safetensors.torch import save_file

@@ -15,9 +15,6 @@ needs far less resolution than lightness, which is what lets graycodec drop it.
 """
 from __future__ import annotations
 
-import json
-import os
-import sys
 import warnings
 from pathlib import Path
 
@@ -28,51 +25,12 @@ import torch.nn.functional as F
 from .errors import ModelError
 from .hints import HintThumbnail, upsample_bilinear
 from .model import load_model
+from .zoo import find_default_model, find_default_model_id  # noqa: F401  (re-exported)
 from .upsampling import guided_hint_plane
 
 WORKING_SHORT_SIDE = 256
 WORKING_LONG_SIDE = 1024
 STRIP_ROWS = 1024  # full-resolution rows processed at once
-
-MODEL_ENV = "GRAYCODEC_MODEL"
-MODEL_DIRS = (
-    Path(__file__).resolve().parent.parent / "models",  # a source checkout / editable install
-    Path(sys.prefix) / "share" / "graycodec" / "models",  # a wheel install (data-files)
-)
-
-
-# --- finding the shipped model -----------------------------------------------------------
-def find_default_model() -> Path | None:
-    """The weight file to use when none is named: $GRAYCODEC_MODEL, else the one in models/.
-
-    A models/ folder holding several weight files names the default in ``models/DEFAULT``.
-    """
-    if os.environ.get(MODEL_ENV):
-        return Path(os.environ[MODEL_ENV])
-    for d in MODEL_DIRS:
-        if (d / "DEFAULT").is_file():
-            return d / (d / "DEFAULT").read_text().strip()
-        files = sorted(d.glob("*.safetensors"))
-        if len(files) == 1:
-            return files[0]
-    return None
-
-
-def find_default_model_id() -> str:
-    """The id the encoder records in a .gcz header ("" when no model is shipped)."""
-    path = find_default_model()
-    if path is None or not path.is_file():
-        return ""
-    card = path.with_suffix(".json")
-    if card.is_file():
-        try:
-            return str(json.loads(card.read_text())["model_id"])
-        except (ValueError, KeyError):
-            pass
-    from .model import model_id_of
-
-    return model_id_of(path)
-
 
 def resolve_device(device: str = "auto") -> torch.device:
     if device == "auto":

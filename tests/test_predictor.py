@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from graycodec import hints, predictor
+from graycodec import hints, predictor, zoo
 from graycodec.errors import ModelError
 from graycodec.model import ColorUNet, save_model
 from graycodec.predictor import Predictor, working_size
@@ -80,8 +80,8 @@ def test_device_choice():
 
 
 def test_model_discovery(tmp_path, monkeypatch):
-    monkeypatch.delenv(predictor.MODEL_ENV, raising=False)
-    monkeypatch.setattr(predictor, "MODEL_DIRS", (tmp_path,))
+    monkeypatch.delenv(zoo.MODEL_ENV, raising=False)
+    monkeypatch.setattr(zoo, "MODEL_DIRS", (tmp_path,))
     assert predictor.find_default_model() is None and predictor.find_default_model_id() == ""
     with pytest.raises(ModelError, match="no trained model"):
         Predictor.load()
@@ -89,6 +89,6 @@ def test_model_discovery(tmp_path, monkeypatch):
     assert predictor.find_default_model() == path
     loaded = Predictor.load(device="cpu")
     assert loaded.model_id == predictor.find_default_model_id() and len(loaded.model_id) == 16
-    monkeypatch.setenv(predictor.MODEL_ENV, str(tmp_path / "elsewhere.safetensors"))
+    monkeypatch.setenv(zoo.MODEL_ENV, str(tmp_path / "elsewhere.safetensors"))
     with pytest.raises(ModelError, match="not found"):
         Predictor.load()
