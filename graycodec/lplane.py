@@ -15,8 +15,6 @@ so damaged payloads raise :class:`FormatError` and never read or write out of bo
 """
 from __future__ import annotations
 
-import struct
-
 import numpy as np
 import zstandard
 from numba import njit
@@ -216,7 +214,28 @@ def _decode_med(payload: bytes, width: int, height: int, m: int) -> np.ndarray:
 
 
 # --- mode 2: GAP + context bias correction + activity streams -----------------------------
-_GAP_STREAM = struct.Struct("<II")  # raw length, compressed length
+
+
+def _put_varint(n: int) -> bytes:
+    """Unsigned LEB128: 7 bits per byte, low bits first, high bit set on all but the last byte."""
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _get_varint(data: bytes, pos: int, what: str) -> tuple[int, int]:
+    value = 0
+    for i in range(5):  # at most 35 bits
+        if pos + i >= len(data):
+            raise FormatError(f"lightness plane: {what} truncated")
+        byte = data[pos + i]
+        value |= (byte & 0x7F) << (7 * i)
+        if not byte & 0x80:
+            return value, pos + i + 1
+    raise FormatError(f"lightness plane: {what} has an over-long varint")
 
 
 @njit(cache=True)
@@ -363,15 +382,16 @@ def _encode_gap(plane: np.ndarray, max_error: int) -> bytes:
     out, off = _split_streams(vals, cls, N_STREAMS)
     del vals, cls
     frames = [_compress_stream(out[off[k]:off[k + 1]]) for k in range(N_STREAMS)]
-    table = b"".join(_GAP_STREAM.pack(int(off[k + 1] - off[k]), len(f)) for k, f in enumerate(frames))
+    table = b"".join(_put_varint(int(off[k + 1] - off[k])) + _put_varint(len(f)) for k, f in enumerate(frames))
     return table + b"".join(frames)
 
 
 def _decode_gap(payload: bytes, width: int, height: int, max_error: int) -> np.ndarray:
-    pos = N_STREAMS * _GAP_STREAM.size
-    if len(payload) < pos:
-        raise FormatError("lightness plane: mode 2 stream table truncated")
-    sizes = [_GAP_STREAM.unpack_from(payload, k * _GAP_STREAM.size) for k in range(N_STREAMS)]
+    pos, sizes = 0, []
+    for k in range(N_STREAMS):
+        raw, pos = _get_varint(payload, pos, "mode 2 stream table")
+        comp, pos = _get_varint(payload, pos, "mode 2 stream table")
+        sizes.append((raw, comp))
     if sum(r for r, _ in sizes) != width * height:
         raise FormatError("lightness plane: mode 2 stream lengths do not add up to the pixel count")
     if pos + sum(c for _, c in sizes) != len(payload):
