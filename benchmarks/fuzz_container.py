@@ -3,9 +3,13 @@
     python benchmarks/fuzz_container.py --cases 20000 [--seed 0] [--save failures/]
 
 Seed files (gray, colour, alpha, hints, metadata, near-lossless) are made with
-``graycodec.encode``; each case applies 1–4 random mutations (bit flips, byte overwrites,
-"interesting" 32-bit values, truncation, insertion, deletion, duplication, splicing two files)
-and runs ``container.describe_gcz``, ``decode(gray=True)`` and a colour ``decode`` through a
+``graycodec.encode``. Half the cases apply 1–4 raw mutations to the bytes (bit flips, byte
+overwrites, "interesting" 32-bit values, truncation, insertion, deletion, duplication,
+splicing two files), which the CRCs mostly catch; the other half mutate the *structure* and
+re-seal every checksum with the container's own helpers (``pack_header``, ``pack_chunk``):
+header fields set to odd values, chunk payloads mutated, chunks dropped, duplicated, moved or
+swapped with another file's — so the plane, alpha, hint and metadata decoders see damaged
+data behind valid checksums. Each case runs ``container.describe_gcz``, ``decode(gray=True)`` and a colour ``decode`` through a
 zero-a/b predictor (so the hint chunk is parsed too). Anything but a ``GraycodecError`` — or a
 case slower than ``--slow`` seconds — is a failure; the exit status is 1 if any occurred.
 A short run is part of the test suite (tests/test_codec.py::test_fuzz_container_short).
@@ -95,6 +99,63 @@ def mutate(data: bytes, rnd: random.Random, seeds: list[bytes]) -> bytes:
     return bytes(b)
 
 
+# The container's own layouts (docs/FORMAT.md): header fields, chunk head (type, length).
+_HEADER_FIELDS = container._HEADER
+_CHUNK_HEAD = container._CHUNK_HEAD
+
+
+def split(blob: bytes) -> tuple[list, list[tuple[bytes, bytes]]]:
+    """A valid .gcz as (header field values, [(chunk type, payload), ...])."""
+    fields = list(_HEADER_FIELDS.unpack_from(blob, len(container.MAGIC)))
+    chunks, pos = [], container.HEADER_SIZE
+    while pos < len(blob):
+        ctype, length = _CHUNK_HEAD.unpack_from(blob, pos)
+        start = pos + _CHUNK_HEAD.size
+        chunks.append((ctype, blob[start : start + length]))
+        pos = start + length + 4
+    return fields, chunks
+
+
+def join(fields: list, chunks: list[tuple[bytes, bytes]]) -> bytes:
+    major, minor, w, h, lightness, coding, max_error, flags, model = fields
+    head = container.pack_header(w, h, coding, max_error, flags=flags, model_id=model, lightness=lightness,
+                                 version=(major, minor))
+    return head + b"".join(container.pack_chunk(t, d) for t, d in chunks)
+
+
+def mutate_structure(blob: bytes, rnd: random.Random, seeds: list[bytes]) -> bytes:
+    """Mutate header fields or chunks, then re-seal every CRC (reaches the decoders)."""
+    fields, chunks = split(blob)
+    for _ in range(rnd.randint(1, 3)):
+        op = rnd.randrange(6)
+        if op == 0:  # a header field to an odd value
+            i = rnd.choice([0, 1, 2, 3, 4, 5, 6, 7])
+            limit = 0xFFFFFFFF if i in (2, 3) else 0xFF
+            fields[i] = rnd.choice([0, 1, 2, 3, fields[i] + 1, max(0, fields[i] - 1), rnd.randrange(limit + 1), limit])
+            fields[i] = min(fields[i], limit)
+        elif op == 1 and chunks:  # mutate one chunk's payload
+            k = rnd.randrange(len(chunks))
+            ctype, payload = chunks[k]
+            chunks[k] = (ctype, mutate(payload, rnd, [payload]) if payload else rnd.randbytes(rnd.randint(1, 8)))
+        elif op == 2 and chunks:  # drop a chunk
+            del chunks[rnd.randrange(len(chunks))]
+        elif op == 3 and chunks:  # duplicate or move a chunk
+            c = chunks.pop(rnd.randrange(len(chunks))) if rnd.random() < 0.5 else chunks[rnd.randrange(len(chunks))]
+            chunks.insert(rnd.randrange(len(chunks) + 1), c)
+        elif op == 4:  # a chunk from another file (different size or coding)
+            _, other = split(rnd.choice(seeds))
+            c = rnd.choice(other)
+            same = [k for k, (t, _) in enumerate(chunks) if t == c[0]]
+            if same:
+                chunks[same[0]] = c
+            else:
+                chunks.insert(rnd.randrange(len(chunks) + 1), c)
+        else:  # an unknown chunk, ancillary or critical
+            ctype = rnd.choice([b"zzZz", b"Zzzz", b"teXt"])
+            chunks.insert(rnd.randrange(len(chunks) + 1), (ctype, rnd.randbytes(rnd.randint(0, 16))))
+    return join(fields, chunks)
+
+
 def check(data: bytes) -> None:
     """Run every reader on ``data``; let only GraycodecError through silently."""
     for run in (
@@ -111,12 +172,14 @@ def check(data: bytes) -> None:
 def fuzz(cases: int, seed: int = 0, slow: float = 5.0, log=None) -> tuple[list[Failure], Counter]:
     """Run ``cases`` mutated files; return the failures and a count of outcomes by error type."""
     seeds = seed_files()
-    for s in seeds:  # the seeds themselves must decode
+    for s in seeds:  # the seeds themselves must decode, and split / join must be exact
         container.read_gcz(s)
+        assert join(*split(s)) == s
     rnd = random.Random(seed)
     failures, outcomes = [], Counter()
     for case in range(cases):
-        data = mutate(rnd.choice(seeds), rnd, seeds)
+        blob = rnd.choice(seeds)
+        data = mutate(blob, rnd, seeds) if case % 2 else mutate_structure(blob, rnd, seeds)
         start = time.perf_counter()
         try:
             container.read_gcz(data, max_pixels=MAX_PIXELS)

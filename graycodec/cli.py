@@ -25,6 +25,7 @@ from . import __version__, codec, imageio
 from .container import DEFAULT_MAX_PIXELS
 from .errors import EXIT_FAILED, EXIT_OK, GraycodecError, ImageInputError, ModelError, OutputError
 from .hints import LEVELS
+from .lplane import MAX_ERROR_LIMIT
 
 STDIO = "-"
 GCZ_SUFFIX = ".gcz"
@@ -134,6 +135,8 @@ def plan_jobs(inputs, output, *, suffixes, out_suffix, default_dest, file_needs_
     Without ``-o`` each output goes next to its input (``default_dest``), stdin to stdout.
     """
     found = expand_inputs(inputs, suffixes)
+    if not found:
+        raise ImageInputError(f"{', '.join(inputs)}: no input files found")
     folder_input = any(rel is not None for _, rel in found)
     if output == STDIO and (len(found) != 1 or folder_input):
         raise click.UsageError("'-o -' (stdout) takes exactly one input file")
@@ -288,7 +291,7 @@ _model = click.option("--model", type=click.Path(dir_okay=False), default=None,
 @click.option("-o", "--output", default=None, help="Output file, or folder for several inputs ('-' = stdout).")
 @click.option("--hints", type=click.Choice(list(LEVELS)), default="none", show_default=True,
               help="Store a tiny a/b thumbnail to guide the colours.")
-@click.option("--max-error", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--max-error", type=click.IntRange(0, MAX_ERROR_LIMIT), default=0, show_default=True,
               help="Largest error allowed in the stored lightness plane (0 = lossless).")
 @click.option("--strip-metadata", is_flag=True, help="Do not store the ICC profile and EXIF.")
 @_max_pixels
@@ -387,28 +390,15 @@ def info(file, as_json):
     job = Job(file, STDIO)
     try:
         data = job.read_bytes()
-        desc = describe_gcz(data, max_pixels=None)
+        desc = describe_gcz(data)
     except Exception as exc:  # noqa: BLE001 - reported like a batch of one
         return report_error(file, exc)
-    width, height = desc.get("width"), desc.get("height")
-    summary = {"file": file, "file_bytes": len(data), **desc}
-    if width and height:
-        summary["raw_rgb_bytes"] = width * height * 3
-        summary["compression_ratio"] = round(width * height * 3 / len(data), 3)
-        summary["bpp"] = round(len(data) * 8 / (width * height), 4)
+    summary = {"file": file, **desc}
     if as_json:
-        click.echo(json.dumps(summary, indent=2, default=_json_default))
+        click.echo(json.dumps(summary, indent=2))
     else:
         _print_info(summary)
     return EXIT_OK
-
-
-def _json_default(value):
-    if isinstance(value, (bytes, bytearray)):
-        return value.hex()
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    return str(value)
 
 
 def _print_info(summary: dict) -> None:

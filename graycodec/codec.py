@@ -119,10 +119,8 @@ def load_predictor(model=None, device: str = "auto"):
 
 def default_model_id() -> str:
     """Id of the model a decoder will use by default; "" when no trained model is installed."""
-    try:
-        from .predictor import find_default_model_id
-    except ImportError:  # predictor not installed in this build: the file works with any model
-        return ""
+    from .zoo import find_default_model_id  # torch-free
+
     return find_default_model_id() or ""
 
 

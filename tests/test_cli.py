@@ -98,7 +98,7 @@ def test_info_text_and_json(cli_run, gcz):
     r = cli_run("info", gcz, "--json")
     info = json.loads(r.stdout)
     assert info["width"] == 32 and info["height"] == 24
-    assert info["compression_ratio"] > 0 and info["file_bytes"] == gcz.stat().st_size
+    assert info["compression_ratio"] > 0 and info["total_bytes"] == gcz.stat().st_size
 
 
 def test_stdin_and_stdout(cli_run, rgb_png, tmp_path):
@@ -174,7 +174,10 @@ def test_huge_header_refused(cli_run, tmp_path, rgb_png):
 
 def forge_size(blob: bytes, width: int, height: int) -> bytes:
     """The same .gcz with its header declaring another size (checksums recomputed)."""
-    return container.forge_header(blob, width=width, height=height)
+    d = container.describe_gcz(blob)
+    model = bytes.fromhex(d["model_id"]) if d["model_id"] else bytes(8)
+    header = container.pack_header(width, height, d["coding"]["id"], d["max_error"], flags=d["flags"], model_id=model)
+    return header + blob[container.HEADER_SIZE :]
 
 
 def test_max_pixels_limit(cli_run, tmp_path, rgb_png, gcz):

@@ -1,5 +1,6 @@
 """The public API: encode → decode round trips (gray, and colour through a fake predictor)."""
 import io
+import sys
 import warnings
 
 import numpy as np
@@ -186,6 +187,7 @@ def test_fuzz_container_short():
 
     spec = importlib.util.spec_from_file_location("fuzz_container", ROOT / "benchmarks" / "fuzz_container.py")
     fuzz = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = fuzz  # dataclasses look their module up there
     spec.loader.exec_module(fuzz)
     failures, outcomes = fuzz.fuzz(400, seed=1)
     assert not failures, failures[0].error
