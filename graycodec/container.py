@@ -103,7 +103,7 @@ def _unpack_metadata(payload: bytes, what: str) -> bytes:
     if size == zstandard.CONTENTSIZE_UNKNOWN or size > MAX_METADATA_BYTES:
         raise FormatError(f"chunk {what}: declared size {size} unknown or over {MAX_METADATA_BYTES} bytes")
     try:
-        raw = zstandard.ZstdDecompressor().decompress(payload, max_output_size=max(size, 1))
+        raw = zstandard.ZstdDecompressor().decompress(payload, max_output_size=max(size, 1), allow_extra_data=False)
     except zstandard.ZstdError as exc:
         raise FormatError(f"chunk {what}: corrupt zstd data ({exc})") from None
     if len(raw) != size:

@@ -152,7 +152,7 @@ def _decompress_into(frame: bytes, out: np.ndarray, what: str) -> None:
     if declared != size:  # also rejects an unknown content size
         raise FormatError(f"lightness plane: {what}: zstd frame declares {declared} bytes, expected {size}")
     try:
-        raw = zstandard.ZstdDecompressor().decompress(frame, max_output_size=size)
+        raw = zstandard.ZstdDecompressor().decompress(frame, max_output_size=size, allow_extra_data=False)
     except zstandard.ZstdError as exc:
         raise FormatError(f"lightness plane: {what}: corrupt zstd data ({exc})") from None
     if len(raw) != size:

@@ -1,0 +1,234 @@
+"""Lightness plane coding: bit-exact lossless round trips, the near-lossless bound, damaged payloads."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zstandard
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from graycodec import lplane
+from graycodec.errors import FormatError
+
+MODES = sorted(lplane.MODE_NAMES)
+SHARED_DATA = Path(__file__).parents[1] / ".." / "shared" / "data"
+RNG = np.random.default_rng(1234)
+
+
+def roundtrip(plane, max_error=0, mode=None):
+    got_mode, payload = lplane.encode_plane(plane, max_error=max_error, mode=mode)
+    assert got_mode == (lplane.DEFAULT_MODE if mode is None else mode)
+    out = lplane.decode_plane(got_mode, payload, plane.shape[1], plane.shape[0], max_error)
+    assert out.dtype == np.uint8 and out.shape == plane.shape
+    return out, payload
+
+
+def smooth(h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    base = 128 + 90 * np.sin(x / 7.0 + seed) * np.cos(y / 11.0) + rng.normal(0, 3, (h, w))
+    return np.clip(base, 0, 255).astype(np.uint8)
+
+
+PLANES = {
+    "random": RNG.integers(0, 256, (37, 53), dtype=np.uint8),
+    "zeros": np.zeros((20, 30), np.uint8),
+    "full": np.full((20, 30), 255, np.uint8),
+    "gradient": (np.add.outer(np.arange(40), np.arange(60)) * 3 % 256).astype(np.uint8),
+    "checker": ((np.indices((32, 32)).sum(0) % 2) * 255).astype(np.uint8),
+    "smooth": smooth(48, 64),
+    "1x1": np.array([[77]], np.uint8),
+    "1xN": RNG.integers(0, 256, (1, 101), dtype=np.uint8),
+    "Nx1": RNG.integers(0, 256, (101, 1), dtype=np.uint8),
+    "2x2": np.array([[0, 255], [255, 0]], np.uint8),
+    "extremes": RNG.choice(np.array([0, 1, 2, 3, 252, 253, 254, 255], np.uint8), (25, 31)),
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", sorted(PLANES))
+def test_lossless_roundtrip(name, mode):
+    plane = PLANES[name]
+    out, _ = roundtrip(plane, mode=mode)
+    np.testing.assert_array_equal(out, plane)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("max_error", [1, 2, 3, 5, 10, 20, lplane.MAX_ERROR_LIMIT])
+@pytest.mark.parametrize("name", sorted(PLANES))
+def test_near_lossless_bound(name, mode, max_error):
+    plane = PLANES[name]
+    out, _ = roundtrip(plane, max_error, mode)
+    assert np.abs(out.astype(int) - plane).max() <= max_error
+
+
+@pytest.mark.parametrize("max_error", range(0, 21))
+def test_near_lossless_every_value(max_error):
+    """Every gray value next to every other (clipping at 0 and 255 included), both modes."""
+    v = np.arange(256, dtype=np.uint8)
+    plane = np.stack([v, v[::-1], np.roll(v, 7), (v * 37).astype(np.uint8)] * 2)
+    for mode in MODES:
+        out, _ = roundtrip(plane, max_error, mode)
+        assert np.abs(out.astype(int) - plane).max() <= max_error
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(h=st.integers(1, 40), w=st.integers(1, 40), seed=st.integers(0, 2**32 - 1),
+       kind=st.sampled_from(["random", "smooth", "levels"]), mode=st.sampled_from(MODES),
+       max_error=st.sampled_from([0, 0, 1, 2, 3, 7, 20]))
+def test_hypothesis_roundtrip(h, w, seed, kind, mode, max_error):
+    rng = np.random.default_rng(seed)
+    if kind == "random":
+        plane = rng.integers(0, 256, (h, w), dtype=np.uint8)
+    elif kind == "smooth":
+        plane = smooth(h, w, seed % 1000)
+    else:
+        plane = rng.choice(rng.integers(0, 256, 3, dtype=np.uint8), (h, w))
+    out, _ = roundtrip(plane, max_error, mode)
+    if max_error == 0:
+        np.testing.assert_array_equal(out, plane)
+    else:
+        assert np.abs(out.astype(int) - plane).max() <= max_error
+
+
+def photos():
+    skdata = pytest.importorskip("skimage.data")
+    from graycodec.color import rgb_to_plane
+
+    return {"camera": skdata.camera(), "astronaut": rgb_to_plane(skdata.astronaut())}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_real_photos(mode):
+    for name, plane in photos().items():
+        out, payload = roundtrip(plane, 0, mode)
+        np.testing.assert_array_equal(out, plane)
+        last = len(payload)
+        for max_error in (1, 2, 3, 8):
+            out, payload = roundtrip(plane, max_error, mode)
+            assert np.abs(out.astype(int) - plane).max() <= max_error, (name, max_error)
+            assert len(payload) < last, "a larger max_error must not cost more"
+            last = len(payload)
+
+
+def test_default_mode_beats_med_on_photos():
+    for plane in photos().values():
+        med = len(lplane.encode_plane(plane, mode=lplane.MODE_MED)[1])
+        gap = len(lplane.encode_plane(plane)[1])
+        assert gap < 0.95 * med
+
+
+@pytest.mark.shared
+def test_kodak_below_jpegls():
+    imagecodecs = pytest.importorskip("imagecodecs")
+    from PIL import Image
+
+    from graycodec.color import rgb_to_plane
+
+    kodak = SHARED_DATA / "kodak"
+    if not kodak.is_dir():
+        pytest.skip("../shared/data/kodak not available")
+    ours = ref = 0
+    for name in ("kodim01.png", "kodim13.png"):
+        plane = rgb_to_plane(np.asarray(Image.open(kodak / name).convert("RGB")))
+        out, payload = roundtrip(plane)
+        np.testing.assert_array_equal(out, plane)
+        ours += len(payload)
+        ref += len(imagecodecs.jpegls_encode(plane))
+    assert ours < ref
+
+
+# --- bad input ---------------------------------------------------------------------------
+def test_encode_rejects_bad_arguments():
+    with pytest.raises(ValueError):
+        lplane.encode_plane(np.zeros((4, 4), np.uint16))
+    with pytest.raises(ValueError):
+        lplane.encode_plane(np.zeros((4,), np.uint8))
+    with pytest.raises(ValueError):
+        lplane.encode_plane(np.zeros((0, 4), np.uint8))
+    with pytest.raises(ValueError):
+        lplane.encode_plane(np.zeros((4, 4), np.uint8), max_error=-1)
+    with pytest.raises(ValueError):
+        lplane.encode_plane(np.zeros((4, 4), np.uint8), mode=99)
+
+
+def test_decode_rejects_bad_header_values():
+    _, payload = lplane.encode_plane(PLANES["smooth"])
+    with pytest.raises(FormatError, match="mode"):
+        lplane.decode_plane(99, payload, 64, 48, 0)
+    with pytest.raises(FormatError, match="size"):
+        lplane.decode_plane(2, payload, 0, 48, 0)
+    with pytest.raises(FormatError, match="max_error"):
+        lplane.decode_plane(2, payload, 64, 48, 1000)
+    with pytest.raises(FormatError):
+        lplane.decode_plane(2, payload, 64, 47, 0)  # wrong pixel count
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_truncation_raises(mode):
+    plane = PLANES["smooth"][:12, :20]
+    _, payload = lplane.encode_plane(plane, mode=mode)
+    for n in range(len(payload)):
+        with pytest.raises(FormatError):
+            lplane.decode_plane(mode, payload[:n], 20, 12, 0)
+    with pytest.raises(FormatError):
+        lplane.decode_plane(mode, payload + b"\0", 20, 12, 0)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("max_error", [0, 2])
+def test_damaged_payload_raises_format_error_only(mode, max_error):
+    """Random damage either decodes to some plane of the right shape or raises FormatError."""
+    plane = PLANES["smooth"][:16, :24]
+    _, payload = lplane.encode_plane(plane, max_error=max_error, mode=mode)
+    rng = np.random.default_rng(mode * 10 + max_error)
+    for _ in range(300):
+        bad = bytearray(payload)
+        for i in rng.integers(0, len(bad), rng.integers(1, 4)):
+            bad[i] ^= int(rng.integers(1, 256))
+        try:
+            out = lplane.decode_plane(mode, bytes(bad), 24, 16, max_error)
+        except FormatError:
+            continue
+        assert out.shape == (16, 24) and out.dtype == np.uint8
+
+
+def test_zstd_frame_with_wrong_content_size():
+    plane = PLANES["gradient"]
+    h, w = plane.shape
+    for size in (h * w - 1, h * w + 1, 4 * h * w):
+        frame = zstandard.ZstdCompressor().compress(bytes(size))
+        with pytest.raises(FormatError, match="declares"):
+            lplane.decode_plane(lplane.MODE_MED, frame, w, h, 0)
+
+
+def test_zstd_frame_without_content_size_refused():
+    frame = zstandard.ZstdCompressor(write_content_size=False).compress(bytes(600))
+    with pytest.raises(FormatError, match="declares"):
+        lplane.decode_plane(lplane.MODE_MED, frame, 30, 20, 0)
+
+
+def test_mode2_stream_table_checked():
+    plane = PLANES["smooth"]
+    _, payload = lplane.encode_plane(plane)
+    with pytest.raises(FormatError, match="varint"):
+        lplane.decode_plane(2, b"\xff" * 40, 64, 48, 0)
+    with pytest.raises(FormatError, match="add up"):
+        lplane.decode_plane(2, bytes(32), 64, 48, 0)
+    # a well-formed table whose streams do not match the contexts the decoder computes
+    table = b"".join(lplane._put_varint(n) + lplane._put_varint(len(f)) for n, f in [(64 * 48, b"")] + [(0, b"")] * 15)
+    with pytest.raises(FormatError):
+        lplane.decode_plane(2, table, 64, 48, 0)
+    frames = [zstandard.ZstdCompressor().compress(bytes(64 * 48))] + [b""] * 15
+    sizes = [64 * 48] + [0] * 15
+    table = b"".join(lplane._put_varint(n) + lplane._put_varint(len(f)) for n, f in zip(sizes, frames))
+    try:  # all-zero values in stream 0: decodes only if every pixel falls in class 0
+        lplane.decode_plane(2, table + b"".join(frames), 64, 48, 0)
+    except FormatError as exc:
+        assert "stream" in str(exc)
+
+
+def test_varint_roundtrip():
+    for n in (0, 1, 127, 128, 300, 2**21, 2**32 - 1, 2**35 - 1):
+        enc = lplane._put_varint(n)
+        assert lplane._get_varint(enc, 0, "x") == (n, len(enc))
