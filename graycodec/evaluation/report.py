@@ -13,6 +13,7 @@ import json
 import math
 import platform
 import re
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -126,16 +127,42 @@ def _entries(results, *roles):
     return [e for e in results.summary.values() if e["role"] in roles]
 
 
+HEADLINE_SWEEP = {"jpeg": (50, 75, 90), "webp": (50, 75, 90), "avif": (50, 75)}  # the points ANCHORS.md lists
+
+
+def headline_table(results) -> tuple[str, list[str], list[list[str]]]:
+    """bpp, ΔE94, CIEDE2000, PSNR: graycodec at each level, gray, and the usual baseline qualities."""
+    rows = []
+    for e in results.summary.values():
+        m = e["mean"]
+        if e["role"] == "gcz":
+            name = f"graycodec, hints {e['setting']}"
+        elif e["role"] == "gray":
+            name = "gray (exact L, a = b = 0)"
+        elif e["role"] == "sweep" and m.get("quality") in HEADLINE_SWEEP.get(e["codec"], ()):
+            name = f"{e['codec'].upper()} q{m['quality']:.0f}"
+        else:
+            continue
+        rows.append([name, _fmt(m.get("bpp"), 3), _fmt(m.get("de94")), _fmt(m.get("de2000")), _fmt(m.get("psnr"))])
+    return ("Headline (means over images)", ["codec", "bpp", "ΔE94", "CIEDE2000", "PSNR dB"], rows)
+
+
+def headline_markdown(results) -> str:
+    return _markdown([headline_table(results)])
+
+
 def tables(results) -> list[tuple[str, list[str], list[list[str]]]]:
     """The report's tables as (title, headers, rows of strings)."""
-    out = []
+    out = [headline_table(results)] if results.summary else []
     imgs = results.images
     if imgs:
         mean = lambda k: float(np.mean([i[k] for i in imgs]))  # noqa: E731
+        sizes = Counter(f"{i['width']}×{i['height']}" for i in imgs).most_common()
+        sizes = ", ".join(f"{s} ({n})" for s, n in sizes[:3]) + (", …" if len(sizes) > 3 else "")
         out.append((
             "Images",
-            ["images", "mean size", "original bpp", "PNG bpp (Pillow, level 6)", "raw RGB bpp"],
-            [[str(len(imgs)), f"{mean('width'):.0f}×{mean('height'):.0f}", _fmt(mean("original_bpp")),
+            ["images", "sizes", "original bpp", "PNG bpp (Pillow, level 6)", "raw RGB bpp"],
+            [[str(len(imgs)), sizes, _fmt(mean("original_bpp")),
               _fmt(mean("png_bpp")), "24.00"]],
         ))
     rows = []
@@ -195,12 +222,17 @@ def tables(results) -> list[tuple[str, list[str], list[list[str]]]]:
     return out
 
 
-def summary_markdown(results) -> str:
-    lines = ["# Evaluation summary", ""]
-    for title, headers, rows in tables(results):
+def _markdown(tabs) -> str:
+    lines = []
+    for title, headers, rows in tabs:
         lines += [f"## {title}", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
         lines.append("")
+    return "\n".join(lines)
+
+
+def summary_markdown(results) -> str:
+    lines = ["# Evaluation summary", "", _markdown(tables(results))]
     for title, items in (("Notes", results.notes), ("Failures", [f"{f['image']}: {f['error']}" for f in results.failures])):
         if items:
             lines += [f"## {title}", ""] + [f"- {x}" for x in items] + [""]
@@ -267,11 +299,17 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name.rsplit(".", 1)[0]) or "image"
 
 
-def write_image_figure(outdir: Path, name: str, shown: dict) -> str:
-    """gray | predicted | original | ΔE94 heat map, one row per colour decode; returns its relative path."""
+def write_image_figure(outdir: Path, name: str, shown: dict) -> str | None:
+    """gray | predicted | original | ΔE94 heat map, one row per colour decode; its relative path.
+
+    Without colour decodes (no model) the gray decode takes the "predicted" place; without
+    either (no graycodec at all) there is no figure and the result is None.
+    """
     rows = list(shown["colour"])
     if not rows and shown["gray"] is not None:
         rows = [("gray", *shown["gray"])]
+    if not rows:
+        return None
     gray = shown["gray"][0] if shown["gray"] is not None else None
     h, w = shown["original"].shape[:2]
     panel = 3.2

@@ -289,8 +289,9 @@ def evaluate(opts: EvalOptions, *, codecs: Sequence[Codec] | None = None, notes:
             continue
         results.images.append(info.as_dict())
         results.records.extend(records)
-        if opts.report is not None:
-            results.figures[name] = report.write_image_figure(opts.report, name, shown)
+        figure = report.write_image_figure(opts.report, name, shown) if opts.report is not None else None
+        if figure:
+            results.figures[name] = figure
     results.summary = summarize(results.records)
     if opts.report is not None:
         report.write_report(results, opts.report)
