@@ -9,15 +9,15 @@ a cache of about 100 MB for machines where the data must travel.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..color import rgb_to_lab
+from ..imageio import IMAGE_EXTENSIONS
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 # MIRFLICKR-25k ships its tags and docs beside the photos; they are not training images.
 IGNORED_DIRS = {"meta", "doc", "docs", "tags", "annotations"}
 # Photos whose mean chroma (CIELAB sqrt(a²+b²)) is below this are treated as grayscale.
@@ -33,7 +33,7 @@ def find_images(roots) -> list[Path]:
             continue
         for p in root.rglob("*"):
             rel_parts = p.relative_to(root).parts[:-1]
-            if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not IGNORED_DIRS & set(rel_parts):
+            if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and not IGNORED_DIRS & set(rel_parts):
                 found.append(p)
     return sorted(found)
 
@@ -71,6 +71,7 @@ class ImageCache:
     blob: np.ndarray
     index: np.ndarray  # int64 (n, 3)
     names: list[str]
+    meta: dict = field(default_factory=dict)  # how it was made: roots, short_side, counts
 
     def __len__(self) -> int:
         return len(self.index)
@@ -79,19 +80,30 @@ class ImageCache:
         off, h, w = self.index[i]
         return self.blob[off : off + h * w * 3].reshape(h, w, 3)
 
+    def head(self, n: int) -> "ImageCache":
+        """The first ``n`` photos (a view sharing the blob), e.g. to hold the rest out."""
+        return ImageCache(self.blob, self.index[:n], self.names[:n], self.meta)
+
     def save(self, path: Path) -> None:
+        """Write ``CACHE.npy`` (the blob) and ``CACHE.json`` (index, names, meta), each atomically."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(path.with_suffix(".npy"), self.blob)
-        meta = {"index": self.index.tolist(), "names": self.names}
-        path.with_suffix(".json").write_text(json.dumps(meta))
+        tmp = path.with_name(f".{path.stem}.tmp.npy")
+        np.save(tmp, self.blob)
+        tmp.replace(path.with_suffix(".npy"))
+        meta = {"index": self.index.tolist(), "names": self.names, **self.meta}
+        tmp = tmp.with_suffix(".json")
+        tmp.write_text(json.dumps(meta))
+        tmp.replace(path.with_suffix(".json"))
 
     @classmethod
     def load(cls, path: Path, mmap: bool = True) -> "ImageCache":
+        """Read a cache; the blob is memory-mapped (ranks and processes share the page cache)."""
         path = Path(path)
         blob = np.load(path.with_suffix(".npy"), mmap_mode="r" if mmap else None)
         meta = json.loads(path.with_suffix(".json").read_text())
-        return cls(blob, np.asarray(meta["index"], dtype=np.int64).reshape(-1, 3), meta["names"])
+        index = np.asarray(meta.pop("index"), dtype=np.int64).reshape(-1, 3)
+        return cls(blob, index, meta.pop("names"), meta)
 
 
 def build_cache(paths, short_side: int = 256, progress=None) -> tuple[ImageCache, PrepareStats]:
@@ -100,7 +112,7 @@ def build_cache(paths, short_side: int = 256, progress=None) -> tuple[ImageCache
     for p in paths:
         try:
             rgb = load_resized(p, short_side)
-        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
             stats.unreadable += 1
             continue
         finally:
@@ -116,4 +128,24 @@ def build_cache(paths, short_side: int = 256, progress=None) -> tuple[ImageCache
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if arrays else np.zeros(0, np.int64)
     index = np.array([[o, a.shape[0], a.shape[1]] for o, a in zip(offsets, arrays)], dtype=np.int64).reshape(-1, 3)
     blob = np.concatenate([a.reshape(-1) for a in arrays]) if arrays else np.zeros(0, np.uint8)
-    return ImageCache(blob, index, names), stats
+    return ImageCache(blob, index, names, {"short_side": short_side, "stats": asdict(stats)}), stats
+
+
+def source_key(roots) -> list[str]:
+    """What a cache was built from, recorded in its JSON to notice a stale workdir cache."""
+    return sorted(str(Path(r).resolve()) for r in roots)
+
+
+def prepare(roots, short_side: int = 256, *, progress: bool = True, echo=print) -> ImageCache:
+    """Find, filter and cache the photos under ``roots``, printing what was found and kept."""
+    from tqdm import tqdm
+
+    paths = find_images(roots)
+    echo(f"found {len(paths)} image files under {', '.join(map(str, roots))}")
+    with tqdm(total=len(paths), desc="prepare", unit="img", disable=not progress) as bar:
+        cache, stats = build_cache(paths, short_side, progress=bar)
+    cache.meta["roots"] = source_key(roots)
+    echo(f"kept {stats.kept} colour photos; skipped {stats.grayscale} grayscale and "
+         f"{stats.unreadable} unreadable files; cache {cache.blob.nbytes / 2**20:.0f} MiB "
+         f"at short side {short_side}")
+    return cache

@@ -1,14 +1,26 @@
-"""The training loop: ``train_one_step``, periodic validation, checkpoints, ``main(argv)``.
+"""The training loop: ``train_step``, periodic validation, checkpoints, ``main(argv)``.
+
+::
+
+    DATA folders ──prepare──▶ cache (.npy, host) ──random crops (uint8)──▶ device
+        ──Lab, hints (tensors)──▶ train_step (AdamW, bf16 autocast) ──every N steps──▶
+        validate (rank 0: decoder path vs gray / bilinear) ──▶ best.pt, last.ckpt, log.jsonl,
+        loss.png ──end──▶ models/NAME-<sha8>.safetensors + card
 
 Reproducible by construction: the batch of step ``k`` is drawn from a generator seeded with
-``(seed, k)``, so ``--resume`` continues exactly where a run stopped without saving any
-random state beyond the step counter.
+``(seed, k)`` (``(seed, k, rank)`` under torchrun), the learning rate is a function of the
+step alone, and checkpoints hold the model, the optimizer, the step and the best validation
+so far, so ``--resume`` continues exactly where a run stopped: the losses that follow are
+those of an uninterrupted run.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import shlex
+import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -16,11 +28,20 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..errors import GraycodecError
+from ..imageio import read_image
 from ..model import ColorUNet, save_model
 from ..predictor import Predictor, resolve_device
-from . import validate
+from . import distributed, validate
+from .backbone import CHOICES as BACKBONE_CHOICES
+from .backbone import load_backbone
 from .batches import make_inputs, random_crops, rgb_to_lab_torch
-from .data import ImageCache, build_cache, find_images, load_resized
+from .data import ImageCache, find_images, prepare, source_key
+from .plots import plot_log
+
+VAL_HOLDOUT = 24  # photos held out of training for validation when --val is not given
+# Arguments a resumed run must share with the run it continues to reproduce it.
+RESUME_MUST_MATCH = ("steps", "batch_size", "size", "lr", "weight_decay", "hint_fraction", "seed", "warmup")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,13 +50,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="models/NAME: weight file written as NAME-<sha8>.safetensors")
     p.add_argument("--val", help="folder of validation images (default: 24 held-out training photos)")
     p.add_argument("--workdir", help="checkpoints, log and cache (default: runs/NAME)")
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch-size", type=int, default=16)
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, default=2000, help="optimizer steps (default 2000)")
+    length.add_argument("--epochs", type=float,
+                        help="train for N epochs instead (one epoch = training photos / batch size steps)")
+    p.add_argument("--batch-size", type=int, default=16, help="global batch (split over torchrun ranks)")
     p.add_argument("--size", type=int, default=128, help="training crop side in pixels")
     p.add_argument("--short-side", type=int, default=256, help="cache resolution (short side)")
     p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--warmup", type=int, default=100, help="steps of linear learning-rate warm-up")
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--hint-fraction", type=float, default=0.5, help="share of each batch given hints")
+    p.add_argument("--backbone-weights", choices=BACKBONE_CHOICES, default="none",
+                   help="encoder start: none (from scratch) or imagenet (torchvision ResNet18, downloaded)")
     p.add_argument("--device", default="auto")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="bf16 autocast (default: on for CUDA and for CPUs with AVX-512 bf16 support)")
@@ -66,28 +93,52 @@ def lr_at(step: int, total: int, base: float, warmup: int = 100) -> float:
     return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def load_or_build_cache(args, workdir: Path) -> ImageCache:
+# --- data --------------------------------------------------------------------------------
+def load_or_build_cache(args, workdir: Path, ctx: distributed.Dist) -> ImageCache:
+    """The photo cache: a given .npy, else ``workdir/cache-<short side>.npy``, built by rank 0
+    when missing or made from other folders."""
     if len(args.data) == 1 and args.data[0].endswith(".npy"):
-        return ImageCache.load(Path(args.data[0]))
+        cache = ImageCache.load(Path(args.data[0]))
+        if ctx.is_main:
+            print(f"cache {args.data[0]}: {len(cache)} photos")
+        return cache
     cache_path = workdir / f"cache-{args.short_side}.npy"
-    if cache_path.is_file():
-        return ImageCache.load(cache_path)
-    paths = find_images(args.data)
-    with tqdm(total=len(paths), desc="prepare", unit="img") as bar:
-        cache, stats = build_cache(paths, args.short_side, progress=bar)
-    print(f"prepared {stats.kept} images ({stats.grayscale} grayscale skipped, {stats.unreadable} unreadable)")
-    cache.save(cache_path)
-    return ImageCache.load(cache_path)
+    cache = None
+    if ctx.is_main:
+        cache = ImageCache.load(cache_path) if cache_path.is_file() else None
+        if cache is not None and cache.meta.get("roots", source_key(args.data)) != source_key(args.data):
+            print(f"{cache_path} was made from other folders: preparing it again")
+            cache = None
+        if cache is None:
+            prepare(args.data, args.short_side).save(cache_path)
+            cache = ImageCache.load(cache_path)  # memory-mapped, like the other ranks'
+        else:
+            print(f"cache {cache_path}: {len(cache)} photos")
+    distributed.barrier(ctx)
+    return cache if cache is not None else ImageCache.load(cache_path)
 
 
-def load_val(args, cache: ImageCache):
+def split_val(args, cache: ImageCache, with_val: bool = True) -> tuple[ImageCache, list[np.ndarray]]:
+    """(training photos, validation RGB images): the --val folder, or the last cached photos
+    (then held out of training). ``with_val=False`` (ranks other than 0) reads no images."""
+    if not len(cache):
+        raise GraycodecError("no usable colour photos to train on")
+    if args.val and not with_val:
+        return cache, []
     if args.val:
-        rgbs = [np.asarray(__import__("PIL.Image").Image.open(p).convert("RGB")) for p in find_images([args.val])]
-    else:  # hold out the last 24 cached photos
-        rgbs = [np.asarray(cache.image(i)) for i in range(len(cache) - 24, len(cache))]
-    return validate.prepare_val(rgbs)
+        paths = find_images([args.val])
+        rgbs = [rgb for rgb in (read_image(p, max_pixels=None).rgb for p in paths) if rgb is not None]
+        if not rgbs:
+            raise GraycodecError(f"--val {args.val}: no colour images found")
+        return cache, rgbs
+    n_val = min(VAL_HOLDOUT, len(cache) // 4)
+    if n_val == 0:
+        raise GraycodecError("too few photos to hold some out for validation: pass --val DIR")
+    held_out = range(len(cache) - n_val, len(cache)) if with_val else range(0)
+    return cache.head(len(cache) - n_val), [np.asarray(cache.image(i)) for i in held_out]
 
 
+# --- one step, checkpoints ---------------------------------------------------------------
 def train_step(model, opt, lab, rng, hint_fraction, use_bf16) -> float:
     L, hint, mask, target = make_inputs(lab, hint_fraction, rng)
     with torch.autocast(lab.device.type, dtype=torch.bfloat16, enabled=use_bf16):
@@ -106,63 +157,141 @@ def save_checkpoint(path: Path, model, opt, step, best, args):
     tmp.replace(path)
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    use_bf16 = default_bf16(device) if args.bf16 is None else args.bf16
-    out = Path(args.out)
-    workdir = Path(args.workdir or Path("runs") / out.name)
-    workdir.mkdir(parents=True, exist_ok=True)
-    cache = load_or_build_cache(args, workdir)
-    val = load_val(args, cache)
-    base = validate.baselines(val)
-    print("baselines:", json.dumps(base))
+def resume_from(path: Path, model, opt, args, workdir: Path, device, ctx) -> tuple[int, dict]:
+    """Restore model, optimizer, step and best validation from a checkpoint; (step, best)."""
+    ck = torch.load(path, map_location=device, weights_only=True)
+    model.load_state_dict(ck["model"])
+    opt.load_state_dict(ck["optimizer"])
+    step, best = ck["step"], ck["best"]
+    if ctx.is_main:
+        old = ck.get("args", {})
+        diff = [f"--{k.replace('_', '-')} {old[k]} → {getattr(args, k)}" for k in RESUME_MUST_MATCH
+                if k in old and old[k] != getattr(args, k)]
+        if diff:
+            print(f"warning: resuming with other settings than the checkpoint's ({'; '.join(diff)}): "
+                  "the run will not reproduce an uninterrupted one")
+        # The best weights so far live beside the checkpoint; bring them along to a new workdir.
+        src = Path(path).parent / "best.pt"
+        if best["step"] >= 0 and src.is_file() and src.resolve() != (workdir / "best.pt").resolve():
+            shutil.copyfile(src, workdir / "best.pt")
+        if best["step"] >= 0 and not (workdir / "best.pt").is_file():
+            print(f"warning: best.pt of step {best['step']} is missing: keeping the best from now on")
+            best = {"score": float("inf"), "step": -1}
+        print(f"resumed from {path} at step {step}")
+    return step, best
 
+
+# --- the run -----------------------------------------------------------------------------
+def validate_step(model, device, val, base, step, best, workdir: Path, log) -> dict:
+    """Validate (rank 0), log, keep the best weights; the updated best record."""
+    res = validate.evaluate(Predictor(model, {}, device), val)
+    score = validate.selection_score(res, base)
+    log.write(json.dumps({"step": step, "val": res, "baselines": base, "score": score}) + "\n")
+    log.flush()
+    improved = score < best["score"]
+    if improved:
+        best = {"score": score, "step": step, "val": res}
+        tmp = workdir / "best.pt.tmp"
+        torch.save(model.state_dict(), tmp)
+        tmp.replace(workdir / "best.pt")
+    tqdm.write(f"\nstep {step}: validation on {len(val)} images (score {score:.4f}, lower is better; "
+               f"{'new best' if improved else 'best: step %d, %.4f' % (best['step'], best['score'])})\n"
+               + validate.format_table(res, base))
+    plot_log(workdir / "log.jsonl", workdir / "loss.png")
+    model.train()
+    return best
+
+
+def fit(args, ctx: distributed.Dist, device: torch.device, workdir: Path) -> dict:
+    """Train as ``args`` say; returns the run's summary (model, best, cache size, timings)."""
+    if args.batch_size % ctx.world:
+        raise GraycodecError(f"--batch-size {args.batch_size} does not split over {ctx.world} processes")
+    use_bf16 = default_bf16(device) if args.bf16 is None else args.bf16
     torch.manual_seed(args.seed)
+    net = ColorUNet()
+    if ctx.is_main:  # other ranks receive rank 0's weights when DDP starts
+        load_backbone(net, args.backbone_weights)
     # channels-last is ~25% faster for this network on CPU and GPU alike.
-    model = ColorUNet().to(device, memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    net = net.to(device, memory_format=torch.channels_last)
+    model = distributed.wrap(net, ctx, device)
+    net = distributed.unwrap(model)
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+
+    cache, val_rgbs = split_val(args, load_or_build_cache(args, workdir, ctx), with_val=ctx.is_main)
+    if args.epochs is not None:
+        args.steps = max(1, math.ceil(args.epochs * len(cache) / args.batch_size))
+    val = base = log = None
+    if ctx.is_main:
+        print(f"training on {len(cache)} photos: {args.steps} steps of {args.batch_size} crops of "
+              f"{args.size}² = {args.steps * args.batch_size / len(cache):.1f} epochs"
+              + (f", {ctx.world} processes" if ctx.enabled else "") + f", {device}, bf16 {use_bf16}")
+        val = validate.prepare_val(val_rgbs)
+        base = validate.baselines(val)
+        print(f"validation: {len(val)} images; baselines\n{validate.format_table(None, base)}")
+        log = open(workdir / "log.jsonl", "a")
+
     step, best = 0, {"score": float("inf"), "step": -1}
     if args.resume:
-        ck = torch.load(args.resume, map_location=device, weights_only=True)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        step, best = ck["step"], ck["best"]
-    log = open(workdir / "log.jsonl", "a")
-    bar = tqdm(total=args.steps, initial=step, desc="train", unit="step")
-    t0, seen = time.time(), 0
+        step, best = resume_from(Path(args.resume), net, opt, args, workdir, device, ctx)
+    per_rank = args.batch_size // ctx.world
+    bar = tqdm(total=args.steps, initial=step, desc="train", unit="step", disable=not ctx.is_main)
+    t_start, seen = time.time(), 0
+    model.train()
     while step < args.steps:
-        rng = np.random.default_rng([args.seed, step])
+        rng = np.random.default_rng([args.seed, step] if not ctx.enabled else [args.seed, step, ctx.rank])
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, args.steps, args.lr)
-        crops = random_crops(cache, args.batch_size, args.size, rng).to(device)
+            g["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
+        crops = random_crops(cache, per_rank, args.size, rng).to(device, non_blocking=True)
         lab = rgb_to_lab_torch(crops.float() / 255.0).contiguous(memory_format=torch.channels_last)
-        model.train()
-        loss = train_step(model, opt, lab, rng, args.hint_fraction, use_bf16)
+        loss = distributed.mean(train_step(model, opt, lab, rng, args.hint_fraction, use_bf16), ctx, device)
         step += 1
         seen += args.batch_size
-        ips = seen / (time.time() - t0)
+        ips = seen / (time.time() - t_start)
+        if not ctx.is_main:
+            continue
         bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{ips:.1f}")
         bar.update(1)
         log.write(json.dumps({"step": step, "loss": loss, "lr": opt.param_groups[0]["lr"],
                               "images_per_s": ips, "time": time.time()}) + "\n")
         if step % args.val_every == 0 or step == args.steps:
-            res = validate.evaluate(Predictor(model, {}, device), val)
-            score = validate.selection_score(res, base)
-            log.write(json.dumps({"step": step, "val": res, "baselines": base, "score": score}) + "\n")
-            tqdm.write(f"step {step}: val {json.dumps(res)} score {score:.4f}")
-            if score < best["score"]:
-                best = {"score": score, "step": step, "val": res}
-                torch.save(model.state_dict(), workdir / "best.pt")
+            best = validate_step(net, device, val, base, step, best, workdir, log)
         if step % args.ckpt_every == 0 or step == args.steps:
-            save_checkpoint(workdir / "last.ckpt", model, opt, step, best, args)
+            save_checkpoint(workdir / "last.ckpt", net, opt, step, best, args)
         log.flush()
     bar.close()
-    model.load_state_dict(torch.load(workdir / "best.pt", map_location=device, weights_only=True))
-    card = {"training": {"args": vars(args), "best_step": best["step"], "images": len(cache)},
-            "validation": {"predictor": best.get("val"), "baselines": base}}
-    path = save_model(model, out.parent, out.name, card)
-    print(f"saved {path}")
+    if log is not None:
+        log.close()
+    return {"model": net, "best": best, "baselines": base, "photos": len(cache),
+            "seconds": time.time() - t_start, "device": str(device), "world": ctx.world}
+
+
+def finish(args, argv, run: dict, workdir: Path) -> Path:
+    """Write the best weights as the release file with its card (rank 0)."""
+    net, best = run["model"], run["best"]
+    net.load_state_dict(torch.load(workdir / "best.pt", map_location=next(net.parameters()).device,
+                                   weights_only=True))
+    card = {"training": {"command": "graycodec train " + shlex.join(argv), "args": vars(args),
+                         "best_step": best["step"], "images": run["photos"], "processes": run["world"],
+                         "device": run["device"], "seconds_this_session": round(run["seconds"], 1)},
+            "validation": {"predictor": best.get("val"), "baselines": run["baselines"]}}
+    out = Path(args.out)
+    return save_model(net, out.parent, out.name, card)
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    workdir = Path(args.workdir or Path("runs") / out.name)
+    workdir.mkdir(parents=True, exist_ok=True)
+    ctx, device = distributed.init(resolve_device(args.device))
+    try:
+        run = fit(args, ctx, device, workdir)
+        if ctx.is_main:
+            path = finish(args, argv, run, workdir)
+            print(f"saved {path} (best validation at step {run['best']['step']}); curves in {workdir / 'loss.png'}")
+    finally:
+        distributed.cleanup(ctx)
     return 0

@@ -71,5 +71,27 @@ def selection_score(res: dict, base: dict) -> float:
     (CIEDE2000 vs gray without hints, ΔE94 vs bilinear with them), summed. Lower is better."""
     score = 0.0
     for lv, r in res.items():
-        score += r["de2000"] / base["gray"]["de2000"] if lv == "none" else r["de94"] / base[f"bilinear_{lv}"]["de94"]
+        score += r["de2000"] / base["gray"]["de2000"] if lv == "none" else r["de94"] / base[baseline_key(lv)]["de94"]
     return score
+
+
+BASELINE_NAMES = {"gray": "gray (a = b = 0)", "bilinear": "bilinear thumbnail"}
+
+
+def baseline_key(level: str) -> str:
+    """The baseline a hint level is judged against."""
+    return "gray" if level == "none" else f"bilinear_{level}"
+
+
+def format_table(res: dict | None, base: dict) -> str:
+    """A text table: per hint level, the predictor's means next to the baseline's."""
+    head = f"{'hints':<8}{'colour from':<22}{'ΔE94':>8}{'CIEDE2000':>11}{'MSE a/b':>10}"
+    lines = [head, "-" * len(head)]
+    levels = list(res) if res else ["none"] + [k.split("_", 1)[1] for k in base if k != "gray"]
+    for lv in levels:
+        rows = [("predictor", res[lv])] if res else []
+        key = baseline_key(lv)
+        rows.append((BASELINE_NAMES[key.split("_")[0]], base[key]))
+        for i, (name, r) in enumerate(rows):
+            lines.append(f"{lv if i == 0 else '':<8}{name:<22}{r['de94']:>8.2f}{r['de2000']:>11.2f}{r['mse_ab']:>10.1f}")
+    return "\n".join(lines)

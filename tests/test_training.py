@@ -1,0 +1,214 @@
+"""Training: data discovery and cache, the training loop, resume, backbone weights, release.
+
+Everything runs on a tiny generated data set (8 colour photos of 48×64, 2 validation images
+of 40×48) with 32-pixel crops and batches of 4, on one CPU thread. The DDP test lives in
+test_training_ddp.py.
+"""
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from graycodec.errors import ModelError
+from graycodec.model import ColorUNet, load_model
+from graycodec.training import backbone, engine
+from graycodec.training.data import ImageCache, build_cache, find_images
+from graycodec.training.plots import read_log
+
+torch.set_num_threads(1)
+
+
+def colour_photo(h: int, w: int, seed: int) -> np.ndarray:
+    """A smooth orange-ish photo whose colour follows its lightness: quick to learn."""
+    r = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    v = (r.uniform(0.3, 0.7) + 0.3 * np.sin(r.uniform(3, 12) * x + r.uniform(0, 6)) * np.cos(5 * y)).clip(0, 1)
+    return (np.stack([v, 0.6 * v, 0.3 * v], -1) * 255).round().astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """Folders ``data`` (8 photos, PNG and JPEG) and ``val`` (2 PNGs)."""
+    root = tmp_path_factory.mktemp("tiny")
+    (root / "data" / "sub").mkdir(parents=True)
+    (root / "val").mkdir()
+    for i in range(8):
+        Image.fromarray(colour_photo(48, 64, i)).save(root / "data" / ("sub" if i % 2 else "") / f"p{i}.png")
+    for i in range(2):
+        Image.fromarray(colour_photo(40, 48, 100 + i)).save(root / "val" / f"v{i}.png")
+    return root
+
+
+def train_args(tiny, name, *extra):
+    return [str(tiny / "data"), "--val", str(tiny / "val"), "--out", str(tiny / "models" / name),
+            "--workdir", str(tiny / "runs" / name), "--batch-size", "4", "--size", "32",
+            "--threads", "1", *map(str, extra)]
+
+
+def step_losses(workdir: Path) -> dict:
+    return {s: rec["loss"] for s, rec in read_log(workdir / "log.jsonl")[0].items()}
+
+
+# --- data ------------------------------------------------------------------------------------
+def test_find_images_accepts_the_mirflickr_layout(tmp_path):
+    for rel in ["mirflickr/im1.jpg", "mirflickr/im2.jpg", "mirflickr/im10.JPG", "mirflickr/sub/im3.png",
+                "meta/tags/tags1.txt", "meta/exif/exif1.txt", "meta/thumb.jpg", "doc/README.txt",
+                "doc/figure.png", "mirflickr/license.txt"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    found = [p.relative_to(tmp_path).as_posix() for p in find_images([tmp_path])]
+    assert found == ["mirflickr/im1.jpg", "mirflickr/im10.JPG", "mirflickr/im2.jpg", "mirflickr/sub/im3.png"]
+    assert find_images([tmp_path / "mirflickr" / "im1.jpg"]) == [tmp_path / "mirflickr" / "im1.jpg"]
+
+
+def test_cache_skips_gray_counts_unreadable_and_round_trips(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        Image.fromarray(colour_photo(60, 90, i)).save(src / f"c{i}.jpg", quality=95)
+    gray = colour_photo(60, 90, 7)[..., :1].repeat(3, axis=-1)
+    Image.fromarray(gray).save(src / "gray_rgb.jpg")  # an RGB file holding a gray photo
+    Image.fromarray(gray[..., 0]).save(src / "gray_l.png")
+    (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (src / "empty.png").write_bytes(b"")
+    cache, stats = build_cache(find_images([src]), short_side=40)
+    assert (stats.kept, stats.grayscale, stats.unreadable) == (3, 2, 2)
+    assert [Path(n).name for n in cache.names] == ["c0.jpg", "c1.jpg", "c2.jpg"]
+    assert all(min(cache.image(i).shape[:2]) == 40 for i in range(3))
+
+    cache.save(tmp_path / "cache.npy")
+    back = ImageCache.load(tmp_path / "cache.npy")
+    assert len(back) == 3 and back.names == cache.names and back.meta["stats"]["unreadable"] == 2
+    for i in range(3):
+        assert np.array_equal(back.image(i), cache.image(i))
+    assert len(back.head(2)) == 2 and np.array_equal(back.head(2).image(1), cache.image(1))
+
+
+def test_prepare_command_writes_a_cache_and_prints_the_counts(tiny, tmp_path, cli_run):
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    result = cli_run("prepare", tiny / "data", tmp_path / "junk.png", "--out", tmp_path / "c.npy",
+                     "--short-side", "32", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "found 9 image files" in result.output
+    assert "kept 8 colour photos; skipped 0 grayscale and 1 unreadable" in result.output
+    cache = ImageCache.load(tmp_path / "c.npy")
+    assert len(cache) == 8 and cache.image(0).shape == (32, 43, 3)
+
+
+def test_without_val_the_last_photos_are_held_out_of_training(tiny):
+    cache, _ = build_cache(find_images([tiny / "data"]), short_side=48)
+    args = engine.build_parser().parse_args(["x", "--out", "m/x"])
+    train, val = engine.split_val(args, cache)
+    assert len(train) == 6 and len(val) == 2
+    assert np.array_equal(val[-1], cache.image(7))
+
+
+# --- training, resume, release ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def full_run(tiny):
+    """16 uninterrupted steps: the reference for the loss and resume tests."""
+    argv = train_args(tiny, "full", "--steps", 16, "--val-every", 8, "--ckpt-every", 5,
+                      "--warmup", 1, "--lr", "2e-3")
+    assert engine.main(argv) == 0
+    return tiny / "runs" / "full", tiny / "models"
+
+
+def test_training_reduces_the_loss_and_writes_log_plot_and_validation(full_run):
+    workdir, _ = full_run
+    losses = step_losses(workdir)
+    assert sorted(losses) == list(range(1, 17))
+    first, last = np.mean([losses[s] for s in (1, 2, 3, 4)]), np.mean([losses[s] for s in (13, 14, 15, 16)])
+    assert last < 0.7 * first, (first, last)
+    val = read_log(workdir / "log.jsonl")[1]
+    assert sorted(val) == [8, 16]
+    for level in ("none", "medium"):
+        assert set(val[16]["val"][level]) == {"de94", "de2000", "mse_ab"}
+    assert set(val[16]["baselines"]) == {"gray", "bilinear_medium"}
+    assert (workdir / "loss.png").stat().st_size > 1000
+
+
+def test_release_file_is_hash_named_with_a_card_and_loads(full_run):
+    workdir, models = full_run
+    [path] = models.glob("full-*.safetensors")
+    assert re.fullmatch(r"full-[0-9a-f]{8}\.safetensors", path.name)
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert card["training"]["command"].startswith("graycodec train ")
+    assert "--steps 16" in card["training"]["command"]
+    assert card["training"]["best_step"] in (8, 16) and card["training"]["images"] == 8
+    assert set(card["validation"]["predictor"]) == {"none", "medium"}
+    model, loaded_card = load_model(path)
+    assert isinstance(model, ColorUNet) and loaded_card["model_id"] == card["model_id"]
+
+
+def test_resume_continues_exactly(full_run, tiny, monkeypatch):
+    """Interrupt at step 13 (last checkpoint: step 10), resume: same losses, same weights."""
+    argv = train_args(tiny, "cut", "--steps", 16, "--val-every", 8, "--ckpt-every", 5,
+                      "--warmup", 1, "--lr", "2e-3")
+    real_step, calls = engine.train_step, []
+
+    def dying_step(*a, **k):
+        calls.append(1)
+        if len(calls) == 13:
+            raise KeyboardInterrupt
+        return real_step(*a, **k)
+
+    monkeypatch.setattr(engine, "train_step", dying_step)
+    with pytest.raises(KeyboardInterrupt):
+        engine.main(argv)
+    monkeypatch.setattr(engine, "train_step", real_step)
+    workdir = tiny / "runs" / "cut"
+    assert torch.load(workdir / "last.ckpt", weights_only=True)["step"] == 10
+
+    assert engine.main(argv + ["--resume", str(workdir / "last.ckpt")]) == 0
+    ref, got = step_losses(full_run[0]), step_losses(workdir)  # later lines win: steps 11-12 rerun
+    assert got.keys() == ref.keys()
+    for s in range(1, 17):
+        assert got[s] == pytest.approx(ref[s], rel=1e-6, abs=1e-9), s
+    # Same best step, same weights: the release files have the same content hash.
+    ref_file = next(full_run[1].glob("full-*.safetensors")).name.split("-")[1]
+    assert next((tiny / "models").glob("cut-*.safetensors")).name.split("-")[1] == ref_file
+
+
+def test_epochs_sets_the_number_of_steps(tiny):
+    # 8 photos, batches of 4: one epoch is 2 steps, 1.5 epochs round up to 3.
+    assert engine.main(train_args(tiny, "ep", "--epochs", 1.5, "--val-every", 100)) == 0
+    assert sorted(step_losses(tiny / "runs" / "ep")) == [1, 2, 3]
+    with pytest.raises(SystemExit):
+        engine.build_parser().parse_args(["d", "--out", "m/x", "--steps", "3", "--epochs", "1"])
+
+
+# --- backbone weights ------------------------------------------------------------------------
+def test_imagenet_backbone_offline_is_one_clear_error(tiny, monkeypatch, cli_run):
+    def offline(*a, **k):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(ModelError, match="--backbone-weights imagenet: cannot get"):
+        engine.main(train_args(tiny, "offline", "--steps", 1, "--backbone-weights", "imagenet"))
+    result = cli_run("train", *train_args(tiny, "offline", "--steps", 1, "--backbone-weights", "imagenet"))
+    assert result.exit_code == ModelError.exit_code
+    assert "--backbone-weights none" in result.output and "Traceback" not in result.output
+    assert not (tiny / "runs" / "offline" / "log.jsonl").exists()  # failed before any training
+
+
+def test_imagenet_backbone_fills_the_encoder_with_conv1_adapted(monkeypatch):
+    from torchvision.models import resnet18
+
+    torch.manual_seed(1)
+    fake = resnet18(weights=None).state_dict()
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda url, **k: fake)
+    net = ColorUNet()
+    backbone.load_backbone(net, "imagenet")
+    conv1 = net.stem[0].weight
+    assert torch.allclose(conv1[:, 0], fake["conv1.weight"].sum(dim=1))
+    assert not conv1[:, 1:].any()  # hint a, hint b, mask start ignored
+    assert torch.equal(net.layer4[1].conv2.weight, fake["layer4.1.conv2.weight"])
+    assert torch.equal(net.layer1[1][0].bn1.running_var, fake["layer1.0.bn1.running_var"])
+    assert not net.head.weight.any()  # the untrained model still returns its hint
