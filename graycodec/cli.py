@@ -195,7 +195,7 @@ def run_batch(command: str, jobs: list[Job], work, *, force: bool, as_json: bool
     from tqdm import tqdm
 
     results, claimed, fatal = [], set(), None
-    bar = tqdm(jobs, desc=command, unit="file", file=sys.stderr, disable=len(jobs) <= 1, leave=False)
+    bar = tqdm(jobs, desc=command, unit="file", file=sys.stderr, disable=len(jobs) <= 1 or not sys.stderr.isatty(), leave=False)
     for job in bar:
         start = time.perf_counter()
         entry = {"input": job.src, "output": job.dest}
@@ -203,7 +203,8 @@ def run_batch(command: str, jobs: list[Job], work, *, force: bool, as_json: bool
             _prepare_output(job, force, claimed)
             entry.update(work(job), ok=True)
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
-            code = report_error(job.src, exc)
+            # a missing model is not about this file: reported without its name
+            code = report_error(None if isinstance(exc, ModelError) else job.src, exc)
             entry.update(ok=False, error=str(exc) or type(exc).__name__, exit_code=code)
             if isinstance(exc, ModelError):  # every later file would fail the same way
                 fatal = code

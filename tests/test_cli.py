@@ -295,3 +295,13 @@ def test_kodak_gray_round_trip_within_half_lstar(cli_run, tmp_path):
     out = skcolor.rgb2lab(np.asarray(Image.open(tmp_path / "k.png").convert("RGB")))[..., 0]
     assert np.abs(out - ref).max() <= 0.5
     assert os.path.getsize(tmp_path / "k.gcz") * 8 / ref.size < 8
+
+
+def test_delegated_commands(cli_run):
+    from graycodec import cli as cli_mod
+
+    r = cli_run("eval", "--help")
+    assert r.exit_code == 0 and "usage" in r.stdout.lower()
+    with pytest.raises(cli_mod.GraycodecError, match="not part of this build"):
+        cli_mod._delegate("graycodec.no_such_module", [])
+    assert set(cli_mod.DELEGATED) <= set(cli_mod.cli.commands)
