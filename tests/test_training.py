@@ -18,7 +18,7 @@ from PIL import Image
 
 from graycodec.errors import ModelError
 from graycodec.model import ColorUNet, load_model
-from graycodec.training import backbone, engine
+from graycodec.training import backbone, engine, prepare
 from graycodec.training.data import ImageCache, build_cache, find_images
 from graycodec.training.plots import read_log
 
@@ -176,10 +176,15 @@ def test_resume_continues_exactly(full_run, tiny, monkeypatch):
     assert next((tiny / "models").glob("cut-*.safetensors")).name.split("-")[1] == ref_file
 
 
-def test_epochs_sets_the_number_of_steps(tiny):
+def test_epochs_sets_the_number_of_steps_on_a_prepared_cache(tiny):
+    cache = tiny / "prepared" / "c.npy"
+    assert prepare.main([str(tiny / "data"), "--out", str(cache), "--short-side", "40", "--no-progress"]) == 0
     # 8 photos, batches of 4: one epoch is 2 steps, 1.5 epochs round up to 3.
-    assert engine.main(train_args(tiny, "ep", "--epochs", 1.5, "--val-every", 100)) == 0
+    argv = train_args(tiny, "ep", "--epochs", 1.5, "--val-every", 100)
+    argv[0] = str(cache)
+    assert engine.main(argv) == 0
     assert sorted(step_losses(tiny / "runs" / "ep")) == [1, 2, 3]
+    assert not list((tiny / "runs" / "ep").glob("cache-*"))  # the given cache was used
     with pytest.raises(SystemExit):
         engine.build_parser().parse_args(["d", "--out", "m/x", "--steps", "3", "--epochs", "1"])
 

@@ -98,9 +98,10 @@ class ImageCache:
 
     @classmethod
     def load(cls, path: Path, mmap: bool = True) -> "ImageCache":
-        """Read a cache; the blob is memory-mapped (ranks and processes share the page cache)."""
+        """Read a cache; the blob is memory-mapped copy-on-write (processes share the page cache,
+        and torch accepts the array without warning about read-only memory)."""
         path = Path(path)
-        blob = np.load(path.with_suffix(".npy"), mmap_mode="r" if mmap else None)
+        blob = np.load(path.with_suffix(".npy"), mmap_mode="c" if mmap else None)
         meta = json.loads(path.with_suffix(".json").read_text())
         index = np.asarray(meta.pop("index"), dtype=np.int64).reshape(-1, 3)
         return cls(blob, index, meta.pop("names"), meta)
