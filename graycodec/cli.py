@@ -144,6 +144,10 @@ def plan_jobs(inputs, output, *, suffixes, out_suffix, default_dest, file_needs_
         len(found) > 1 or folder_input or Path(output).is_dir() or output.endswith(("/", os.sep))
         or (file_needs_suffix and not Path(output).suffix)
     )
+    if as_dir and folder_input:  # re-runs must not take earlier outputs inside an input folder as inputs
+        out_root = Path(output).resolve()
+        found = [(src, rel) for src, rel in found
+                 if rel is None or not Path(src).resolve().is_relative_to(out_root)]
     jobs = []
     for src, rel in found:
         if output is None:

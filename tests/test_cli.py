@@ -305,3 +305,23 @@ def test_delegated_commands(cli_run):
     with pytest.raises(cli_mod.GraycodecError, match="not part of this build"):
         cli_mod._delegate("graycodec.no_such_module", [])
     assert set(cli_mod.DELEGATED) <= set(cli_mod.cli.commands)
+
+
+def test_output_folder_inside_input_folder_is_not_read_back(cli_run, tmp_path, gray_png, fake_predictor):
+    for _ in range(2):
+        r = cli_run("colorize", tmp_path, "-o", tmp_path / "colour", "--force")
+        assert r.exit_code == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "colour").iterdir()) == ["gray.png"]
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores folder permissions")
+def test_read_only_folder(cli_run, tmp_path, rgb_png):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        r = cli_run("encode", rgb_png, "-o", ro / "x.gcz")
+        assert_one_error(r, EXIT_OUTPUT, contains="cannot write")
+        assert not list(ro.iterdir())
+    finally:
+        ro.chmod(0o755)
