@@ -169,11 +169,13 @@ def test_gray_baseline_is_exact_lightness_without_colour():
 def test_quality_for_size_picks_the_nearest_file():
     rgb = skdata.coffee()[:96, :128]
     jpeg = PillowCodec("jpeg", (10, 50, 90))
-    for target in (700, 2500, 5000):
+    for target in (1200, 2000, 2800):
         q = jpeg.quality_for_size(rgb, target)
-        sizes = {k: len(jpeg.encode(rgb, k)) for k in range(max(1, q - 1), min(100, q + 1) + 1)}
+        assert 10 < q < 90
+        sizes = {k: len(jpeg.encode(rgb, k)) for k in (q - 1, q, q + 1)}
         assert abs(sizes[q] - target) == min(abs(s - target) for s in sizes.values())
-    assert jpeg.quality_for_size(rgb, 1) == 1 and jpeg.quality_for_size(rgb, 10**9) == 100
+    # beyond the sweep: its nearest end
+    assert jpeg.quality_for_size(rgb, 1) == 10 and jpeg.quality_for_size(rgb, 10**9) == 90
 
 
 def test_bytes_for_de94_interpolates_and_says_when_it_cannot():

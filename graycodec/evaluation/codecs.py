@@ -191,11 +191,16 @@ class PillowCodec(Codec):
             return _rgb_of(im)
 
     def quality_for_size(self, rgb: np.ndarray, target: int) -> int:
-        """The integer quality whose file is nearest ``target`` bytes (bisection; sizes grow with q)."""
+        """The integer quality whose file is nearest ``target`` bytes, within the swept range.
+
+        Bisection inside the bracket the (already encoded) sweep gives; sizes grow with q. A
+        target beyond the sweep gets its nearest end: probing q 96..100 of AVIF costs seconds
+        per image for near-lossless files no one compares with.
+        """
         size = lambda q: len(self.encode(rgb, q))  # noqa: E731
-        # The swept qualities are encoded already: start from the bracket they give.
-        lo = max((q for q in self.settings if size(q) < target), default=QUALITY_RANGE[0])
-        hi = min((q for q in self.settings if size(q) >= target), default=QUALITY_RANGE[1])
+        qs = self.settings or QUALITY_RANGE
+        lo = max((q for q in qs if size(q) < target), default=min(qs))
+        hi = min((q for q in qs if size(q) >= target), default=max(qs))
         if size(lo) >= target:
             return lo
         if size(hi) <= target:

@@ -232,10 +232,11 @@ def _baseline_records(info: ImageInfo, ref: Reference, codec: PillowCodec, targe
             q = codec.quality_for_size(ref.rgb, target["bytes"])
             if q not in full:
                 full[q] = fidelity(ref, codec.run(ref.rgb, q).rgb)[0]
-            rows.append(
-                _record(info, codec.name, f"size={label}", "equal_size", len(codec.encode(ref.rgb, q)), full[q],
-                        quality=q, note=f"quality nearest {target['bytes']} B")
-            )
+            nbytes = len(codec.encode(ref.rgb, q))
+            note = f"quality nearest {target['bytes']} B"
+            if (q == max(codec.settings) and nbytes < target["bytes"]) or (q == min(codec.settings) and nbytes > target["bytes"]):
+                note = f"beyond the sweep: q{q} is its nearest end"
+            rows.append(_record(info, codec.name, f"size={label}", "equal_size", nbytes, full[q], quality=q, note=note))
         b, qi, note = bytes_for_de94(sweep, target["de94"])
         rows.append(
             _record(info, codec.name, f"de94={label}", "equal_de94", b, {"de94": target["de94"]}, quality=qi, note=note)
