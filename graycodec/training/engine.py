@@ -94,13 +94,20 @@ def lr_at(step: int, total: int, base: float, warmup: int = 100) -> float:
 
 
 # --- data --------------------------------------------------------------------------------
+def describe_cache(path, cache: ImageCache) -> str:
+    stats = cache.meta.get("stats")
+    made = (f" (when prepared: {stats['grayscale']} grayscale and {stats['unreadable']} unreadable files skipped)"
+            if stats else "")
+    return f"cache {path}: {len(cache)} photos{made}"
+
+
 def load_or_build_cache(args, workdir: Path, ctx: distributed.Dist) -> ImageCache:
     """The photo cache: a given .npy, else ``workdir/cache-<short side>.npy``, built by rank 0
     when missing or made from other folders."""
     if len(args.data) == 1 and args.data[0].endswith(".npy"):
         cache = ImageCache.load(Path(args.data[0]))
         if ctx.is_main:
-            print(f"cache {args.data[0]}: {len(cache)} photos")
+            print(describe_cache(args.data[0], cache))
         return cache
     cache_path = workdir / f"cache-{args.short_side}.npy"
     cache = None
@@ -113,7 +120,7 @@ def load_or_build_cache(args, workdir: Path, ctx: distributed.Dist) -> ImageCach
             prepare(args.data, args.short_side).save(cache_path)
             cache = ImageCache.load(cache_path)  # memory-mapped, like the other ranks'
         else:
-            print(f"cache {cache_path}: {len(cache)} photos")
+            print(describe_cache(cache_path, cache))
     distributed.barrier(ctx)
     return cache if cache is not None else ImageCache.load(cache_path)
 
