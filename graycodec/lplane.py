@@ -15,9 +15,12 @@ so damaged payloads raise :class:`FormatError` and never read or write out of bo
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import zstandard
 from numba import njit
+from numba import uint64 as U
 
 from .errors import FormatError
 
@@ -33,17 +36,23 @@ N_STREAMS = 16
 ACT_THRESHOLDS = (3, 6, 10, 14, 19, 25, 32, 40, 50, 62, 76, 92, 112, 140, 180)
 ACT_MAX = 2047
 BIAS_HALVE_AT = 256  # context counts are halved when they reach this
-_ACT_LUT = np.searchsorted(np.array(ACT_THRESHOLDS), np.arange(ACT_MAX + 1), side="left").astype(np.uint8)
-_RECIP16 = np.array([0] + [65536 // n for n in range(1, BIAS_HALVE_AT + 1)], dtype=np.int64)
+_ACT_LUT = np.searchsorted(np.array(ACT_THRESHOLDS), np.arange(ACT_MAX + 1), side="left")
+_RECIP16 = np.array([0] + [65536 // n for n in range(1, BIAS_HALVE_AT + 1)])
 # GAP weights (on t, 8W, 8N, in quarters) for d = dv - dh clamped to [-81, 81] (index d + 81)
-_GAPW = np.zeros((163, 3), np.int32)
-for _d in range(-81, 82):
-    _GAPW[_d + 81] = (
-        (0, 4, 0) if _d > 80 else (0, 0, 4) if _d < -80 else (2, 2, 0) if _d > 32 else (3, 1, 0) if _d > 8
-        else (2, 0, 2) if _d < -32 else (3, 0, 1) if _d < -8 else (4, 0, 0)
-    )
-# kernel form: weight of t, of W and of N (the latter two premultiplied by 8)
-_GAP_TABLES = (_GAPW[:, 0].copy(), 8 * _GAPW[:, 1], 8 * _GAPW[:, 2])
+_GAPW = np.array([
+    (0, 4, 0) if d > 80 else (0, 0, 4) if d < -80 else (2, 2, 0) if d > 32 else (3, 1, 0) if d > 8
+    else (2, 0, 2) if d < -32 else (3, 0, 1) if d < -8 else (4, 0, 0)
+    for d in range(-81, 82)
+])
+# the kernel's flat table: offsets of its parts
+_T_GW0, _T_GW1, _T_GW2 = 0, 163, 326  # weight of t, of W (x8), of N (x8)
+_T_ACT = 489  # activity -> stream class
+_T_RECIP = _T_ACT + ACT_MAX + 1  # 65536 // n
+_T_QLO = _T_RECIP + BIAS_HALVE_AT + 1  # predicted value p -> smallest quantized error
+_T_QHI = _T_QLO + 256  # p -> largest quantized error
+_T_QERR = _T_QHI + 256  # e + 255 -> quantized error
+_HALVE_AT = BIAS_HALVE_AT
+
 
 # zstd is the entropy stage. Its Huffman literal coder does the work on residual streams, and
 # the matches that mid levels find cost more than they save; min_match 7 with the fast strategy
@@ -239,69 +248,71 @@ def _get_varint(data: bytes, pos: int, what: str) -> tuple[int, int]:
 
 
 @njit(cache=True)
-def _gap_kernel(buf, h, w, step, qerr, qlo, qhi, vals, cls, data, starts, ends, decode, actlut, recip, gw0, gw1, gw2,
-                halve):  # pragma: no cover - compiled
+def _gap_kernel(buf, h, w, step, lut, vals, cls, data, starts, ends, decode):  # pragma: no cover - compiled
     """Mode 2 coder, shared by the encoder (decode=False) and decoder so both see the same contexts.
 
-    buf: (h + 2, w + 3) uint8, pixel (y, x) at [y + 2, x + 2]; rows 0-1 are set to 128, column
-    0-1 of each row to the first pixel of the row above, column w + 2 to the row's last pixel.
-    Near-lossless (step = 2D + 1 > 1): the prediction error is quantized in the loop to
-    qerr[e + 255]; the reconstruction p + qe·step (clipped) replaces the pixel and feeds later
-    predictions. D = 0 is the lossless special case. Neighbours are carried in registers.
-    Encoder: writes the folded value and stream class of each pixel to vals / cls in raster order.
+    buf: (h + 2) x (w + 3) uint8, flattened; pixel (y, x) at row y + 2, column x + 2. Rows 0-1
+    are set to 128; columns 0-1 of a row to the first pixel of the row above; column w + 2 to
+    the row's last pixel. lut: the constant tables of :func:`_kernel_tables`. Near-lossless
+    (step = 2D + 1 > 1): the prediction error is quantized in the loop; the reconstruction
+    replaces the pixel and feeds later predictions (D = 0 is the lossless special case).
+    Encoder: writes each pixel's folded value and stream to vals / cls in raster order.
     Decoder: reads stream k from data[starts[k]:ends[k]]. Returns 0, or when decoding -1 (a
     stream ended early), -2 (a value outside the alphabet), -3 (a stream not used up).
+    Written for speed: one flat table, unsigned indices (no wraparound code), neighbours
+    carried in registers, the bias correction of each context kept ready in the table.
     """
     wp = w + 3
-    bias_s = np.zeros(2048, np.int32)
-    bias_n = np.ones(2048, np.int32)
-    err = np.zeros((2, wp), np.int32)
-    ptr = starts.copy()
-    amax = actlut.shape[0] - 1
+    bias = np.zeros(2048 * 4, np.int64)  # per context: error sum, count, correction (1/8 units)
+    for i in range(2048):
+        bias[4 * i + 1] = 1
+    err = np.zeros(2 * wp, np.int64)
+    ptr = np.zeros(16, np.int64)
+    end = np.zeros(16, np.int64)
+    for k in range(16):
+        ptr[k] = starts[k]
+        end[k] = ends[k]
     cnt = 0
-    buf[0, :] = 128
-    buf[1, :] = 128
+    for i in range(2 * wp):
+        buf[U(i)] = 128
     for j in range(h):
-        cur = buf[j + 2]
-        up = buf[j + 1]
-        up2 = buf[j]
-        ecur = err[j & 1]
-        eup = err[(j + 1) & 1]
-        cur[0] = up[2]
-        cur[1] = up[2]
-        vw = np.int32(up[2]); vww = vw
-        vnw = np.int32(up[1]); vn = np.int32(up[2]); vnn = np.int32(up2[2])
-        ew = np.int32(0); en = np.int32(eup[2])
-        for c in range(2, w + 2):
-            vne = np.int32(up[c + 1])
-            vnne = np.int32(up2[c + 1])
-            ene = np.int32(eup[c + 1])
+        r = (j + 2) * wp
+        eo = (j & 1) * wp
+        eu = wp - eo
+        buf[U(r)] = buf[U(r - wp + 2)]
+        buf[U(r + 1)] = buf[U(r - wp + 2)]
+        vw = np.int64(buf[U(r - wp + 2)]); vww = vw
+        vnw = np.int64(buf[U(r - wp + 1)]); vn = np.int64(buf[U(r - wp + 2)]); vnn = np.int64(buf[U(r - 2 * wp + 2)])
+        ew = np.int64(0); en = err[U(eu + 2)]
+        for o in range(r + 2, r + w + 2):
+            c = o - r
+            vne = np.int64(buf[U(o - wp + 1)])
+            vnne = np.int64(buf[U(o - 2 * wp + 1)])
+            ene = err[U(eu + c + 1)]
             dh = abs(vw - vww) + abs(vn - vnw) + abs(vn - vne)
             dv = abs(vw - vnw) + abs(vn - vnn) + abs(vne - vnne)
             d = min(max(dv - dh, -81), 81) + 81
             t = 4 * (vw + vn) + 2 * (vne - vnw)
-            p8 = (gw0[d] * t + gw1[d] * vw + gw2[d] * vn) >> 2
+            p8 = (lut[U(_T_GW0 + d)] * t + lut[U(_T_GW1 + d)] * vw + lut[U(_T_GW2 + d)] * vn) >> 2
             pi = (p8 + 4) >> 3
-            tex = (np.int32(vn < pi) | (np.int32(vw < pi) << 1) | (np.int32(vnw < pi) << 2)
-                   | (np.int32(vne < pi) << 3) | (np.int32(vnn < pi) << 4) | (np.int32(vww < pi) << 5)
-                   | (np.int32(2 * vn - vnn < pi) << 6) | (np.int32(2 * vw - vww < pi) << 7))
-            act = min(dh + dv + 2 * ew + en + ene, amax)
-            k = np.int32(actlut[act])
-            ctx = tex * 8 + (k >> 1)
-            bs = bias_s[ctx]
-            bn = bias_n[ctx]
-            q8 = p8 + ((np.int64(bs) * recip[bn]) >> 16)
+            tex = (np.int64(vn < pi) | (np.int64(vw < pi) << 1) | (np.int64(vnw < pi) << 2)
+                   | (np.int64(vne < pi) << 3) | (np.int64(vnn < pi) << 4) | (np.int64(vww < pi) << 5)
+                   | (np.int64(2 * vn - vnn < pi) << 6) | (np.int64(2 * vw - vww < pi) << 7))
+            act = min(dh + dv + 2 * ew + en + ene, ACT_MAX)
+            k = lut[U(_T_ACT + act)]
+            ctx = 4 * (tex * 8 + (k >> 1))
+            q8 = p8 + bias[U(ctx + 2)]
             p = min(max((q8 + 4) >> 3, 0), 255)
-            f = -np.int32(8 * p > q8)
-            lo = np.int32(qlo[p])
-            hi = np.int32(qhi[p])
+            f = -np.int64(8 * p > q8)
+            lo = lut[U(_T_QLO + p)]
+            hi = lut[U(_T_QHI + p)]
             lim = min(-lo, hi)
             if decode:
-                i = ptr[k]
-                if i >= ends[k]:
+                i = ptr[U(k)]
+                if i >= end[U(k)]:
                     return -1
-                v = np.int32(data[i])
-                ptr[k] = i + 1
+                v = np.int64(data[U(i)])
+                ptr[U(k)] = i + 1
                 if v > hi - lo:
                     return -2
                 if v <= 2 * lim:
@@ -313,32 +324,36 @@ def _gap_kernel(buf, h, w, step, qerr, qlo, qhi, vals, cls, data, starts, ends, 
                 else:
                     e = lim - v
             else:
-                e = np.int32(qerr[np.int32(cur[c]) - p + 255])
+                e = lut[U(_T_QERR + 255 + np.int64(buf[U(o)]) - p)]
                 ae = abs(e)
                 if ae <= lim:
                     a = (e ^ f) - f
                     v = 2 * a - 1 if a > 0 else -2 * a
                 else:
                     v = ae + lim
-                vals[cnt] = v
-                cls[cnt] = k
+                vals[U(cnt)] = v
+                cls[U(cnt)] = k
                 cnt += 1
-            x = min(max(p + e * step, 0), 255)
-            cur[c] = x
+            if step == 1:
+                x = p + e
+            else:
+                x = min(max(p + e * step, 0), 255)
+            buf[U(o)] = x
             ax = abs(x - p)
-            ecur[c] = ax
-            bs += 8 * x - p8
-            bn += 1
-            if bn >= halve:
+            err[U(eo + c)] = ax
+            bs = bias[U(ctx)] + 8 * x - p8
+            bn = bias[U(ctx + 1)] + 1
+            if bn >= _HALVE_AT:
                 bs >>= 1
                 bn >>= 1
-            bias_s[ctx] = bs
-            bias_n[ctx] = bn
+            bias[U(ctx)] = bs
+            bias[U(ctx + 1)] = bn
+            bias[U(ctx + 2)] = (bs * lut[U(_T_RECIP + bn)]) >> 16
             vww = vw; vw = x; vnw = vn; vn = vne; vnn = vnne; ew = ax; en = ene
-        cur[w + 2] = cur[w + 1]
+        buf[U(r + w + 2)] = buf[U(r + w + 1)]
     if decode:
-        for k in range(ptr.shape[0]):
-            if ptr[k] != ends[k]:
+        for k in range(16):
+            if ptr[k] != end[k]:
                 return -3
     return 0
 
@@ -360,13 +375,18 @@ def _split_streams(vals, cls, nstreams):  # pragma: no cover - compiled
     return out, off
 
 
-def _quant_tables(max_error: int):
-    """step, qerr (e + 255 -> quantized e), qlo / qhi (p -> smallest / largest quantized e)."""
+@functools.lru_cache(maxsize=None)
+def _kernel_tables(max_error: int) -> tuple[int, np.ndarray]:
+    """step = 2D + 1 and the mode 2 kernel's flat int64 table for the bound D."""
     step = 2 * max_error + 1
     e = np.arange(-255, 256)
-    qerr = (np.sign(e) * ((np.abs(e) + max_error) // step)).astype(np.int32)
+    qerr = np.sign(e) * ((np.abs(e) + max_error) // step)  # round |e| to the nearest multiple of step
     p = np.arange(256)
-    return step, qerr, qerr[255 - p].copy(), qerr[255 + 255 - p].copy()
+    lo, hi = qerr[255 - p], qerr[255 + 255 - p]  # quantized errors of x = 0 and x = 255
+    lut = np.concatenate([_GAPW[:, 0], 8 * _GAPW[:, 1], 8 * _GAPW[:, 2], _ACT_LUT, _RECIP16, lo, hi, qerr])
+    lut = lut.astype(np.int64)
+    lut.setflags(write=False)
+    return step, lut
 
 
 def _encode_gap(plane: np.ndarray, max_error: int) -> bytes:
@@ -376,8 +396,7 @@ def _encode_gap(plane: np.ndarray, max_error: int) -> bytes:
     vals = np.empty(plane.size, np.uint8)
     cls = np.empty(plane.size, np.uint8)
     none = np.zeros(N_STREAMS, np.int64)
-    _gap_kernel(buf, height, width, *_quant_tables(max_error), vals, cls, vals, none, none, False,
-                _ACT_LUT, _RECIP16, *_GAP_TABLES, BIAS_HALVE_AT)
+    _gap_kernel(buf.reshape(-1), height, width, *_kernel_tables(max_error), vals, cls, vals, none, none, False)
     del buf
     out, off = _split_streams(vals, cls, N_STREAMS)
     del vals, cls
@@ -403,8 +422,8 @@ def _decode_gap(payload: bytes, width: int, height: int, max_error: int) -> np.n
         _decompress_into(payload[pos:pos + comp], data[off[k]:off[k + 1]], f"mode 2 stream {k}")
         pos += comp
     buf = np.empty((height + 2, width + 3), np.uint8)
-    rc = _gap_kernel(buf, height, width, *_quant_tables(max_error), data, data, data, off[:-1].copy(), off[1:].copy(),
-                     True, _ACT_LUT, _RECIP16, *_GAP_TABLES, BIAS_HALVE_AT)
+    rc = _gap_kernel(buf.reshape(-1), height, width, *_kernel_tables(max_error), data, data, data, off[:-1],
+                     off[1:], True)
     if rc:
         why = {-1: "a stream ended early", -2: "a value outside the alphabet", -3: "a stream has unused values"}
         raise FormatError(f"lightness plane: mode 2 data inconsistent ({why[rc]})")
