@@ -201,19 +201,16 @@ def validate_step(model, device, val, base, step, best, workdir: Path, log) -> d
         tmp = workdir / "best.pt.tmp"
         torch.save(model.state_dict(), tmp)
         tmp.replace(workdir / "best.pt")
-    tqdm.write(f"\nstep {step}: validation on {len(val)} images (score {score:.4f}, lower is better; "
-               f"{'new best' if improved else 'best: step %d, %.4f' % (best['step'], best['score'])})\n"
+    verdict = "new best" if improved else f"best: step {best['step']}, {best['score']:.4f}"
+    tqdm.write(f"\nstep {step}: validation on {len(val)} images (score {score:.4f}, lower is better; {verdict})\n"
                + validate.format_table(res, base))
     plot_log(workdir / "log.jsonl", workdir / "loss.png")
     model.train()
     return best
 
 
-def fit(args, ctx: distributed.Dist, device: torch.device, workdir: Path) -> dict:
-    """Train as ``args`` say; returns the run's summary (model, best, cache size, timings)."""
-    if args.batch_size % ctx.world:
-        raise GraycodecError(f"--batch-size {args.batch_size} does not split over {ctx.world} processes")
-    use_bf16 = default_bf16(device) if args.bf16 is None else args.bf16
+def make_model(args, ctx: distributed.Dist, device: torch.device):
+    """(model to train — DDP-wrapped under torchrun —, the bare network, its AdamW)."""
     torch.manual_seed(args.seed)
     net = ColorUNet()
     if ctx.is_main:  # other ranks receive rank 0's weights when DDP starts
@@ -222,8 +219,15 @@ def fit(args, ctx: distributed.Dist, device: torch.device, workdir: Path) -> dic
     net = net.to(device, memory_format=torch.channels_last)
     model = distributed.wrap(net, ctx, device)
     net = distributed.unwrap(model)
-    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    return model, net, torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
 
+
+def fit(args, ctx: distributed.Dist, device: torch.device, workdir: Path) -> dict:
+    """Train as ``args`` say; returns the run's summary (model, best, cache size, timings)."""
+    if args.batch_size % ctx.world:
+        raise GraycodecError(f"--batch-size {args.batch_size} does not split over {ctx.world} processes")
+    use_bf16 = default_bf16(device) if args.bf16 is None else args.bf16
+    model, net, opt = make_model(args, ctx, device)  # first: a backbone that cannot load fails fast
     cache, val_rgbs = split_val(args, load_or_build_cache(args, workdir, ctx), with_val=ctx.is_main)
     if args.epochs is not None:
         args.steps = max(1, math.ceil(args.epochs * len(cache) / args.batch_size))

@@ -16,7 +16,7 @@ from .data import prepare
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="graycodec prepare", description=__doc__.split("\n")[0].split(": ", 1)[-1])
+    p = argparse.ArgumentParser(prog="graycodec prepare", description="Build the training photo cache (see docs/TRAINING.md).")
     p.add_argument("data", nargs="+", help="image folders (MIRFLICKR-25k layout or any tree) or files")
     p.add_argument("--out", required=True, help="cache file CACHE.npy (a CACHE.json index is written beside it)")
     p.add_argument("--short-side", type=int, default=256, help="resize each photo to this short side (never enlarges)")
