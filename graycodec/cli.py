@@ -259,8 +259,10 @@ def _check_json_stdout(as_json: bool, output: str | None, inputs) -> None:
         raise click.UsageError("--json prints to stdout, which also receives the output: use -o FILE")
 
 
-def _pixels_info(width: int, height: int, size: int) -> dict:
-    return {"width": width, "height": height, "bytes": size, "bpp": round(size * 8 / (width * height), 4)}
+def _sizes(width: int, height: int, gcz_bytes: int, output_bytes: int) -> dict:
+    """A result record's figures; ``bpp`` is always that of the .gcz."""
+    return {"width": width, "height": height, "gcz_bytes": gcz_bytes, "output_bytes": output_bytes,
+            "bpp": round(gcz_bytes * 8 / (width * height), 4)}
 
 
 # --- the command group -----------------------------------------------------------------------
@@ -314,7 +316,7 @@ def encode(inputs, output, hints, max_error, strip_metadata, max_pixels, force, 
         data = codec.encode(src, hints=hints, max_error=max_error,
                             keep_metadata=not strip_metadata, max_pixels=max_pixels)
         write_output(job, data, force)
-        return _pixels_info(src.width, src.height, len(data))
+        return _sizes(src.width, src.height, len(data), len(data))
 
     return run_batch("encode", jobs, work, force=force, as_json=as_json)
 
@@ -338,10 +340,11 @@ def decode(inputs, output, gray, device, model, max_pixels, force, as_json):
     predictor = None if gray else _LazyPredictor(model, device)
 
     def work(job: Job) -> dict:
-        im = codec.decode(job.read_bytes(), gray=gray, predictor=predictor, max_pixels=max_pixels)
+        gcz = job.read_bytes()
+        im = codec.decode(gcz, gray=gray, predictor=predictor, max_pixels=max_pixels)
         data = imageio.image_bytes(im, _format_of(job.dest))
         write_output(job, data, force)
-        return _pixels_info(im.width, im.height, len(data))
+        return _sizes(im.width, im.height, len(gcz), len(data))
 
     return run_batch("decode", jobs, work, force=force, as_json=as_json)
 
@@ -368,7 +371,7 @@ def colorize(inputs, output, device, model, max_pixels, force, as_json):
         im = codec.colorize(job.image_source(), predictor=predictor, max_pixels=max_pixels)
         data = imageio.image_bytes(im, _format_of(job.dest))
         write_output(job, data, force)
-        return _pixels_info(im.width, im.height, len(data))
+        return {"width": im.width, "height": im.height, "output_bytes": len(data)}
 
     return run_batch("colorize", jobs, work, force=force, as_json=as_json)
 
