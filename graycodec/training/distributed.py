@@ -48,15 +48,14 @@ def init(device: torch.device) -> tuple[Dist, torch.device]:
 
 
 def wrap(model: torch.nn.Module, ctx: Dist, device: torch.device) -> torch.nn.Module:
-    """DDP around the model (SyncBatchNorm on CUDA, where per-GPU batches get small)."""
+    """DDP around the model. BatchNorm stays per rank (statistics over the rank's
+    ``batch_size / K`` samples, running statistics broadcast from rank 0 at each step):
+    SyncBatchNorm would add a collective per layer and was never run on GPUs here."""
     if not ctx.enabled:
         return model
     from torch.nn.parallel import DistributedDataParallel
 
-    if device.type == "cuda":
-        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        return DistributedDataParallel(model, device_ids=[device.index])
-    return DistributedDataParallel(model)
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -64,7 +63,11 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def barrier(ctx: Dist) -> None:
-    if ctx.enabled:
+    if not ctx.enabled:
+        return
+    if dist.get_backend() == "nccl":  # name the device, or NCCL guesses it
+        dist.barrier(device_ids=[torch.cuda.current_device()])
+    else:
         dist.barrier()
 
 
