@@ -171,9 +171,11 @@ def _from_pil(im: Image.Image) -> SourceImage:
     exif = _exif_bytes(im)
     mode = im.mode
     alpha = None
-    if mode == "P" or (mode in ("RGB", "L") and "transparency" in im.info):
+    if mode == "P" or (mode == "RGB" and "transparency" in im.info):
         im = im.convert("RGBA" if im.has_transparency_data else "RGB")
         mode = im.mode
+    elif mode == "L" and "transparency" in im.info:  # a gray colour key
+        im, mode = im.convert("LA"), "LA"
     if mode in _ALPHA_MODES:
         im = im.convert(_ALPHA_MODES[mode])
         alpha = np.asarray(im.getchannel("A"), dtype=np.uint8).copy()

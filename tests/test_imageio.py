@@ -207,3 +207,13 @@ def test_save_image_formats_and_alpha(tmp_path):
 def test_image_extensions_defined_once():
     assert all(ext.startswith(".") and ext == ext.lower() for ext in imageio.IMAGE_EXTENSIONS)
     assert set(imageio.OUTPUT_FORMATS) <= set(imageio.IMAGE_EXTENSIONS)
+
+
+def test_gray_with_colour_key_transparency(tmp_path):
+    g = RGB[..., 0]
+    path = tmp_path / "key.png"
+    Image.fromarray(g).save(path, transparency=int(g[0, 0]))
+    src = imageio.read_image(path, max_pixels=None)
+    np.testing.assert_array_equal(src.plane, g)
+    assert src.rgb is None
+    np.testing.assert_array_equal(src.alpha == 0, g == g[0, 0])
