@@ -192,3 +192,23 @@ def test_fuzz_container_short():
     failures, outcomes = fuzz.fuzz(400, seed=1)
     assert not failures, failures[0].error
     assert sum(outcomes.values()) == 400
+
+
+_FUZZ_SEED = codec.encode(np.dstack([random_rgb(9, 11, 4), random_rgb(9, 11, 5)[..., 0]]), hints="high")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    edits=st.lists(st.tuples(st.integers(0, len(_FUZZ_SEED) - 1), st.integers(0, 255)), max_size=4),
+    cut=st.integers(0, len(_FUZZ_SEED)),
+    tail=st.binary(max_size=8),
+)
+def test_mutated_files_raise_only_graycodec_errors(edits, cut, tail):
+    data = bytearray(_FUZZ_SEED)
+    for pos, value in edits:
+        data[pos] = value
+    data = bytes(data[:cut]) + tail
+    try:
+        codec.decode(data, predictor=FakePredictor())
+    except GraycodecError:
+        pass
