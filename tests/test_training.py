@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import urllib.error
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from PIL import Image
 
 from graycodec.errors import ModelError
 from graycodec.model import ColorUNet, load_model
-from graycodec.training import backbone, engine, prepare
+from graycodec.training import backbone, engine, export, prepare
 from graycodec.training.data import ImageCache, build_cache, find_images
 from graycodec.training.plots import read_log
 
@@ -145,6 +146,19 @@ def test_release_file_is_hash_named_with_a_card_and_loads(full_run):
     assert set(card["validation"]["predictor"]) == {"none", "medium"}
     model, loaded_card = load_model(path)
     assert isinstance(model, ColorUNet) and loaded_card["model_id"] == card["model_id"]
+
+
+def test_export_releases_the_best_weights_of_a_run_with_an_equivalent_command(full_run, tiny):
+    workdir, models = full_run
+    assert export.main([str(workdir), "--out", str(tiny / "exported" / "full")]) == 0
+    [path] = (tiny / "exported").glob("full-*.safetensors")
+    assert path.name == next(models.glob("full-*.safetensors")).name  # the same weights, the same hash
+    card = json.loads(path.with_suffix(".json").read_text())
+    original = json.loads(next(models.glob("full-*.json")).read_text())
+    assert card["training"]["best_step"] == original["training"]["best_step"]
+    assert card["validation"] == original["validation"]
+    argv = shlex.split(card["training"]["command"])[2:]
+    assert vars(engine.build_parser().parse_args(argv)) == original["training"]["args"]
 
 
 def test_resume_continues_exactly(full_run, tiny, monkeypatch):

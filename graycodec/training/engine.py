@@ -276,17 +276,40 @@ def fit(args, ctx: distributed.Dist, device: torch.device, workdir: Path) -> dic
             "seconds": time.time() - t_start, "device": str(device), "world": ctx.world}
 
 
+def command_line(args: dict) -> str:
+    """A ``graycodec train`` command meaning ``args`` (the options that differ from defaults)."""
+    parser = build_parser()
+    words = ["graycodec", "train", *args["data"]]
+    for action in parser._actions:
+        key = action.dest
+        if not action.option_strings or key not in args or args[key] == action.default:
+            continue
+        if key == "steps" and args.get("epochs") is not None:
+            continue  # derived from --epochs
+        flag = action.option_strings[0]
+        if isinstance(action, argparse.BooleanOptionalAction):
+            words.append(flag if args[key] else f"--no-{flag[2:]}")
+        else:
+            words += [flag, str(args[key])]
+    return shlex.join(words)
+
+
+def release(net, args: dict, command: str, best: dict, baselines: dict, **facts) -> Path:
+    """Write ``net`` as ``<--out>-<sha8>.safetensors`` with its card; return the path."""
+    card = {"training": {"command": command, "args": args, "best_step": best["step"], **facts},
+            "validation": {"predictor": best.get("val"), "baselines": baselines}}
+    out = Path(args["out"])
+    return save_model(net, out.parent, out.name, card)
+
+
 def finish(args, argv, run: dict, workdir: Path) -> Path:
     """Write the best weights as the release file with its card (rank 0)."""
-    net, best = run["model"], run["best"]
+    net = run["model"]
     net.load_state_dict(torch.load(workdir / "best.pt", map_location=next(net.parameters()).device,
                                    weights_only=True))
-    card = {"training": {"command": "graycodec train " + shlex.join(argv), "args": vars(args),
-                         "best_step": best["step"], "images": run["photos"], "processes": run["world"],
-                         "device": run["device"], "seconds_this_session": round(run["seconds"], 1)},
-            "validation": {"predictor": best.get("val"), "baselines": run["baselines"]}}
-    out = Path(args.out)
-    return save_model(net, out.parent, out.name, card)
+    return release(net, vars(args), "graycodec train " + shlex.join(argv), run["best"], run["baselines"],
+                   images=run["photos"], processes=run["world"], device=run["device"],
+                   seconds_this_session=round(run["seconds"], 1))
 
 
 def main(argv=None) -> int:
