@@ -22,6 +22,12 @@ from matplotlib.figure import Figure
 
 from graycodec import __version__
 from graycodec.errors import OutputError
+from graycodec.evaluation.metrics import FIDELITY_KEYS
+
+# Columns of a result row (one per image × codec/setting), in CSV order.
+# role: gcz (graycodec colour) | gray | sweep | equal_size | equal_de94 (see runner.py).
+SIZE_KEYS = ("bytes", "bpp", "ratio_raw", "ratio_original", "ratio_png")
+RECORD_FIELDS = ("image", "codec", "setting", "role", "quality", *SIZE_KEYS, *FIDELITY_KEYS, "note")
 
 RD_CHART = "rate_distortion.png"
 HISTOGRAM = "de94_histogram.png"
@@ -69,8 +75,6 @@ def _clean(x):
 
 
 def write_csv(results, path: Path) -> None:
-    from graycodec.evaluation.runner import RECORD_FIELDS
-
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=RECORD_FIELDS)
         w.writeheader()

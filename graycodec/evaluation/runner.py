@@ -37,12 +37,10 @@ from graycodec.evaluation.codecs import (
     build_codecs,
 )
 from graycodec.evaluation.metrics import FIDELITY_KEYS, Reference, fidelity
+from graycodec.evaluation.report import RECORD_FIELDS, SIZE_KEYS
 from graycodec.imageio import IMAGE_EXTENSIONS
 
 
-# Columns of a result row, in CSV order. role: gcz | gray | sweep | equal_size | equal_de94.
-SIZE_KEYS = ("bytes", "bpp", "ratio_raw", "ratio_original", "ratio_png")
-RECORD_FIELDS = ("image", "codec", "setting", "role", "quality", *SIZE_KEYS, *FIDELITY_KEYS, "note")
 
 
 @dataclass
@@ -220,28 +218,32 @@ def evaluate_image(name: str, path: Path, codecs: Sequence[Codec]) -> tuple[Imag
 
 
 def _baseline_records(info: ImageInfo, ref: Reference, codec: PillowCodec, targets) -> list[dict]:
-    rows, sweep, full = [], [], {}
+    """The sweep of one baseline, then per target: the point at its size and the size at its ΔE94."""
+    sweep = []
     for q in codec.settings:
-        figures, _ = fidelity(ref, codec.run(ref.rgb, q).rgb, full=False)
-        sweep.append(_record(info, codec.name, codec.setting_name(q), "sweep", len(codec.encode(ref.rgb, q)), figures, quality=q))
-    rows.extend(sweep)
+        coded = codec.run(ref.rgb, q)
+        figures, _ = fidelity(ref, coded.rgb, full=False)
+        sweep.append(_record(info, codec.name, codec.setting_name(q), "sweep", len(coded.data), figures, quality=q))
+    rows = list(sweep)
+    full: dict[int, dict] = {}  # quality -> full figures, shared by targets landing on one quality
     # gray decodes the very file of graycodec/none: one size match serves both
     gray_is_none = any(t["role"] == "gcz" and t["setting"] == "none" for _, t in targets)
     for label, target in targets:
         if not (target["role"] == "gray" and gray_is_none):
-            q = codec.quality_for_size(ref.rgb, target["bytes"])
-            if q not in full:
-                full[q] = fidelity(ref, codec.run(ref.rgb, q).rgb)[0]
-            nbytes = len(codec.encode(ref.rgb, q))
-            note = f"quality nearest {target['bytes']} B"
-            if (q == max(codec.settings) and nbytes < target["bytes"]) or (q == min(codec.settings) and nbytes > target["bytes"]):
-                note = f"beyond the sweep: q{q} is its nearest end"
-            rows.append(_record(info, codec.name, f"size={label}", "equal_size", nbytes, full[q], quality=q, note=note))
-        b, qi, note = bytes_for_de94(sweep, target["de94"])
-        rows.append(
-            _record(info, codec.name, f"de94={label}", "equal_de94", b, {"de94": target["de94"]}, quality=qi, note=note)
-        )
+            rows.append(_equal_size_record(info, ref, codec, label, target["bytes"], full))
+        b, q, note = bytes_for_de94(sweep, target["de94"])
+        rows.append(_record(info, codec.name, f"de94={label}", "equal_de94", b, {"de94": target["de94"]}, quality=q, note=note))
     return rows
+
+
+def _equal_size_record(info, ref, codec: PillowCodec, label: str, target: int, full: dict) -> dict:
+    q = codec.quality_for_size(ref.rgb, target)
+    if q not in full:
+        full[q] = fidelity(ref, codec.run(ref.rgb, q).rgb)[0]
+    nbytes = len(codec.encode(ref.rgb, q))
+    at_end = (q == max(codec.settings) and nbytes < target) or (q == min(codec.settings) and nbytes > target)
+    note = f"beyond the sweep: q{q} is its nearest end" if at_end else f"quality nearest {target} B"
+    return _record(info, codec.name, f"size={label}", "equal_size", nbytes, full[q], quality=q, note=note)
 
 
 # --- the whole run -----------------------------------------------------------------------
