@@ -325,3 +325,14 @@ def test_read_only_folder(cli_run, tmp_path, rgb_png):
         assert not list(ro.iterdir())
     finally:
         ro.chmod(0o755)
+
+
+def test_ci_runs_the_readme_test_command():
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)\n```", quick, flags=re.S)
+    assert len(blocks) == 2, "the quick start is exactly two commands"
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()
+    assert ci[-1] == blocks[1].strip() and "set -euo pipefail" in ci
