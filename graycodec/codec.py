@@ -23,8 +23,8 @@ from .errors import ModelError
 
 __all__ = ["encode", "decode", "colorize", "load_predictor", "DEFAULT_MAX_PIXELS"]
 
-# Pixels per strip when converting L*a*b* to sRGB: bounds the float64 temporaries (~250 MB).
-STRIP_PIXELS = 1 << 22
+# Pixels per strip when converting L*a*b* to sRGB: bounds the float64 temporaries (~100 MB).
+STRIP_PIXELS = 1 << 20
 
 
 class ModelMismatchWarning(UserWarning):
