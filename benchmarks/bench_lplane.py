@@ -1,0 +1,160 @@
+"""Lightness plane coding benchmark: bpp of every graycodec mode next to standard codecs on the
+same stored plane, and encode/decode speed against Pillow's PNG in the same run.
+
+    python benchmarks/bench_lplane.py [--kodak DIR] [--limit N] [--repeat R] [--json OUT]
+
+The plane of each image is ``color.rgb_to_plane`` of its sRGB pixels (the plane a .gcz stores).
+Every graycodec result is decoded and checked (bit-exact, or within max_error). Speeds are the
+best of ``--repeat`` runs per image (the least disturbed by other processes), summed over images.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from graycodec import lplane
+from graycodec.color import rgb_to_plane
+
+DEFAULT_KODAK = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "kodak"
+NEAR = (1, 2, 3)
+
+try:
+    import imagecodecs
+except ImportError:  # the benchmark still runs; these columns are left out with a note
+    imagecodecs = None
+
+
+def setup_args() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kodak", type=Path, default=DEFAULT_KODAK, help="folder of test images (*.png)")
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N images")
+    ap.add_argument("--repeat", type=int, default=5, help="timing runs per image (best is kept)")
+    ap.add_argument("--json", type=Path, help="also write all results as JSON here")
+    return ap
+
+
+# --- codecs: each returns the compressed size in bytes -----------------------------------
+def gcz_size(plane, mode, max_error):
+    got, payload = lplane.encode_plane(plane, max_error=max_error, mode=mode)
+    out = lplane.decode_plane(got, payload, plane.shape[1], plane.shape[0], max_error)
+    err = np.abs(out.astype(int) - plane).max()
+    if err > max_error:
+        raise AssertionError(f"mode {mode} D={max_error}: error {err}")
+    return len(payload)
+
+
+def png_bytes(plane, **kw):
+    buf = io.BytesIO()
+    Image.fromarray(plane).save(buf, "PNG", **kw)
+    return buf.getvalue()
+
+
+def webp_size(plane):
+    buf = io.BytesIO()
+    Image.fromarray(plane).save(buf, "WEBP", lossless=True, quality=100, method=6)
+    return len(buf.getvalue())
+
+
+def codec_table():
+    """name -> (function plane -> bytes, or None with the reason it is missing)."""
+    table = {"graycodec mode 2": lambda p: gcz_size(p, 2, 0), "graycodec mode 1 (MED)": lambda p: gcz_size(p, 1, 0),
+             "PNG (optimize)": lambda p: len(png_bytes(p, optimize=True)), "WebP lossless": webp_size}
+    for d in NEAR:
+        table[f"graycodec mode 2, D={d}"] = lambda p, d=d: gcz_size(p, 2, d)
+    missing = {}
+    if imagecodecs is not None and imagecodecs.JPEGLS.available:
+        table["JPEG-LS"] = lambda p: len(imagecodecs.jpegls_encode(p))
+        for d in NEAR:
+            table[f"JPEG-LS NEAR={d}"] = lambda p, d=d: len(imagecodecs.jpegls_encode(p, level=d))
+    else:
+        missing["JPEG-LS"] = "imagecodecs with JPEG-LS not installed"
+    if imagecodecs is not None and imagecodecs.JPEGXL.available:
+        table["JPEG XL lossless (effort 7)"] = lambda p: len(imagecodecs.jpegxl_encode(p, lossless=True, effort=7))
+    else:
+        missing["JPEG XL"] = "imagecodecs with JPEG XL not installed"
+    return table, missing
+
+
+# --- speed -------------------------------------------------------------------------------
+def best_time(fn, repeat):
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def speed(planes, repeat):
+    """Seconds (best of repeat, summed over images) for graycodec modes and Pillow PNG."""
+    t = {k: 0.0 for k in ("png_enc", "png_dec", "m2_enc", "m2_dec", "m1_enc", "m1_dec", "m2d2_enc", "m2d2_dec")}
+    for plane in planes:
+        h, w = plane.shape
+        data = png_bytes(plane)
+        t["png_enc"] += best_time(lambda: png_bytes(plane), repeat)
+        t["png_dec"] += best_time(lambda: np.asarray(Image.open(io.BytesIO(data))), repeat)
+        for key, mode, d in (("m2", 2, 0), ("m1", 1, 0), ("m2d2", 2, 2)):
+            _, payload = lplane.encode_plane(plane, mode=mode, max_error=d)
+            t[key + "_enc"] += best_time(lambda: lplane.encode_plane(plane, mode=mode, max_error=d), repeat)
+            t[key + "_dec"] += best_time(lambda: lplane.decode_plane(mode, payload, w, h, d), repeat)
+    return t
+
+
+def main(argv=None) -> int:
+    args = setup_args().parse_args(argv)
+    files = sorted(args.kodak.glob("*.png"))[: args.limit or None]
+    if not files:
+        print(f"no images in {args.kodak}", file=sys.stderr)
+        return 1
+    planes = [rgb_to_plane(np.asarray(Image.open(f).convert("RGB"))) for f in files]
+    lplane.decode_plane(*lplane.encode_plane(planes[0][:8, :8]), 8, 8, 0)  # JIT / cache warm-up
+    table, missing = codec_table()
+    bpp = {name: [] for name in table}
+    for f, plane in zip(files, planes):
+        for name, fn in table.items():
+            bpp[name].append(fn(plane) * 8 / plane.size)
+    names = list(table)
+    print("| image | " + " | ".join(names) + " |")
+    print("|---" * (len(names) + 1) + "|")
+    for i, f in enumerate(files):
+        print(f"| {f.stem} | " + " | ".join(f"{bpp[n][i]:.3f}" for n in names) + " |")
+    print("| **mean** | " + " | ".join(f"**{np.mean(bpp[n]):.3f}**" for n in names) + " |")
+    for name, why in missing.items():
+        print(f"\n{name}: skipped ({why})")
+    print("\n| coder | mean bpp | vs JPEG-LS (same max error) |")
+    print("|---|---|---|")
+    for name in names:
+        d = next((d for d in NEAR if name.endswith(f"D={d}") or name.endswith(f"NEAR={d}")), 0)
+        ref = "JPEG-LS" if d == 0 else f"JPEG-LS NEAR={d}"
+        rel = f"{np.mean(bpp[name]) / np.mean(bpp[ref]) - 1:+.1%}" if ref in bpp else "n/a"
+        print(f"| {name} | {np.mean(bpp[name]):.3f} | {rel} |")
+
+    t = speed(planes, args.repeat)
+    mpix = sum(p.size for p in planes) / 1e6
+    print(f"\nSpeed on {len(planes)} planes ({mpix:.2f} MP), best of {args.repeat} runs per image:\n")
+    print("| coder | encode MP/s | decode MP/s | encode vs PNG | decode vs PNG |")
+    print("|---|---|---|---|---|")
+    rows = [("Pillow PNG (default level)", "png"), ("graycodec mode 2 lossless", "m2"),
+            ("graycodec mode 1 lossless", "m1"), ("graycodec mode 2, D=2", "m2d2")]
+    for label, key in rows:
+        enc, dec = t[key + "_enc"], t[key + "_dec"]
+        print(f"| {label} | {mpix / enc:.1f} | {mpix / dec:.1f} | "
+              f"{t['png_enc'] / enc:.2f}× | {t['png_dec'] / dec:.2f}× |")
+    print(f"\n(× = PNG time / graycodec time: above 1 is faster than PNG.) Machine: {platform.processor() or platform.machine()}, "
+          f"Python {platform.python_version()}")
+    if args.json:
+        args.json.write_text(json.dumps({"files": [f.name for f in files], "bpp": bpp, "seconds": t,
+                                         "megapixels": mpix, "missing": missing}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
