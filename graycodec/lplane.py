@@ -38,16 +38,9 @@ ACT_MAX = 2047
 BIAS_HALVE_AT = 256  # context counts are halved when they reach this
 _ACT_LUT = np.searchsorted(np.array(ACT_THRESHOLDS), np.arange(ACT_MAX + 1), side="left")
 _RECIP16 = np.array([0] + [65536 // n for n in range(1, BIAS_HALVE_AT + 1)])
-# GAP weights (on t, 8W, 8N, in quarters) for d = dv - dh clamped to [-81, 81] (index d + 81)
-_GAPW = np.array([
-    (0, 4, 0) if d > 80 else (0, 0, 4) if d < -80 else (2, 2, 0) if d > 32 else (3, 1, 0) if d > 8
-    else (2, 0, 2) if d < -32 else (3, 0, 1) if d < -8 else (4, 0, 0)
-    for d in range(-81, 82)
-])
-# the kernel's flat table: offsets of its parts
-_T_GW0, _T_GW1, _T_GW2 = 0, 163, 326  # weight of t, of W (x8), of N (x8)
-_T_ACT = 489  # activity -> stream class
-_T_RECIP = _T_ACT + ACT_MAX + 1  # 65536 // n
+# the kernel's flat int32 table: offsets of its parts
+_T_ACT = 0  # activity -> stream class
+_T_RECIP = _T_ACT + ACT_MAX + 1  # n -> 65536 // n
 _T_QLO = _T_RECIP + BIAS_HALVE_AT + 1  # predicted value p -> smallest quantized error
 _T_QHI = _T_QLO + 256  # p -> largest quantized error
 _T_QERR = _T_QHI + 256  # e + 255 -> quantized error
@@ -259,14 +252,15 @@ def _gap_kernel(buf, h, w, step, lut, vals, cls, data, starts, ends, decode):  #
     Encoder: writes each pixel's folded value and stream to vals / cls in raster order.
     Decoder: reads stream k from data[starts[k]:ends[k]]. Returns 0, or when decoding -1 (a
     stream ended early), -2 (a value outside the alphabet), -3 (a stream not used up).
-    Written for speed: one flat table, unsigned indices (no wraparound code), neighbours
-    carried in registers, the bias correction of each context kept ready in the table.
+    Written for speed: one small flat table, unsigned indices (no wraparound code), neighbours
+    carried in registers, GAP's weights from comparisons instead of branches, the bias
+    correction of each context kept ready next to its sum and count (int32: stays in L1).
     """
     wp = w + 3
-    bias = np.zeros(2048 * 4, np.int64)  # per context: error sum, count, correction (1/8 units)
+    bias = np.zeros(2048 * 4, np.int32)  # per context: error sum, count, correction (1/8 units)
     for i in range(2048):
         bias[4 * i + 1] = 1
-    err = np.zeros(2 * wp, np.int64)
+    err = np.zeros(2 * wp, np.int32)
     ptr = np.zeros(16, np.int64)
     end = np.zeros(16, np.int64)
     for k in range(16):
@@ -291,9 +285,12 @@ def _gap_kernel(buf, h, w, step, lut, vals, cls, data, starts, ends, decode):  #
             ene = err[U(eu + c + 1)]
             dh = abs(vw - vww) + abs(vn - vnw) + abs(vn - vne)
             dv = abs(vw - vnw) + abs(vn - vnn) + abs(vne - vnne)
-            d = min(max(dv - dh, -81), 81) + 81
+            d = dv - dh
             t = 4 * (vw + vn) + 2 * (vne - vnw)
-            p8 = (lut[U(_T_GW0 + d)] * t + lut[U(_T_GW1 + d)] * vw + lut[U(_T_GW2 + d)] * vn) >> 2
+            # CALIC's GAP: weight of W (beta) or N (gamma) against t, in quarters (FORMAT.md §4)
+            beta = np.int64(d > 8) + np.int64(d > 32) + 2 * np.int64(d > 80)
+            gamma = np.int64(d < -8) + np.int64(d < -32) + 2 * np.int64(d < -80)
+            p8 = (4 * t + beta * (8 * vw - t) + gamma * (8 * vn - t)) >> 2
             pi = (p8 + 4) >> 3
             tex = (np.int64(vn < pi) | (np.int64(vw < pi) << 1) | (np.int64(vnw < pi) << 2)
                    | (np.int64(vne < pi) << 3) | (np.int64(vnn < pi) << 4) | (np.int64(vww < pi) << 5)
@@ -304,8 +301,12 @@ def _gap_kernel(buf, h, w, step, lut, vals, cls, data, starts, ends, decode):  #
             q8 = p8 + bias[U(ctx + 2)]
             p = min(max((q8 + 4) >> 3, 0), 255)
             f = -np.int64(8 * p > q8)
-            lo = lut[U(_T_QLO + p)]
-            hi = lut[U(_T_QHI + p)]
+            if step == 1:
+                lo = -p
+                hi = 255 - p
+            else:
+                lo = lut[U(_T_QLO + p)]
+                hi = lut[U(_T_QHI + p)]
             lim = min(-lo, hi)
             if decode:
                 i = ptr[U(k)]
@@ -348,7 +349,7 @@ def _gap_kernel(buf, h, w, step, lut, vals, cls, data, starts, ends, decode):  #
                 bn >>= 1
             bias[U(ctx)] = bs
             bias[U(ctx + 1)] = bn
-            bias[U(ctx + 2)] = (bs * lut[U(_T_RECIP + bn)]) >> 16
+            bias[U(ctx + 2)] = (np.int64(bs) * lut[U(_T_RECIP + bn)]) >> 16
             vww = vw; vw = x; vnw = vn; vn = vne; vnn = vnne; ew = ax; en = ene
         buf[U(r + w + 2)] = buf[U(r + w + 1)]
     if decode:
@@ -377,14 +378,13 @@ def _split_streams(vals, cls, nstreams):  # pragma: no cover - compiled
 
 @functools.lru_cache(maxsize=None)
 def _kernel_tables(max_error: int) -> tuple[int, np.ndarray]:
-    """step = 2D + 1 and the mode 2 kernel's flat int64 table for the bound D."""
+    """step = 2D + 1 and the mode 2 kernel's flat int32 table for the bound D."""
     step = 2 * max_error + 1
     e = np.arange(-255, 256)
     qerr = np.sign(e) * ((np.abs(e) + max_error) // step)  # round |e| to the nearest multiple of step
     p = np.arange(256)
     lo, hi = qerr[255 - p], qerr[255 + 255 - p]  # quantized errors of x = 0 and x = 255
-    lut = np.concatenate([_GAPW[:, 0], 8 * _GAPW[:, 1], 8 * _GAPW[:, 2], _ACT_LUT, _RECIP16, lo, hi, qerr])
-    lut = lut.astype(np.int64)
+    lut = np.concatenate([_ACT_LUT, _RECIP16, lo, hi, qerr]).astype(np.int32)
     lut.setflags(write=False)
     return step, lut
 
