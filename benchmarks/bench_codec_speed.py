@@ -109,8 +109,10 @@ def main(argv=None) -> int:
     png_enc, png_dec = rows[-4][1], rows[-3][1]
     jpg_enc, jpg_dec = rows[-2][1], rows[-1][1]
 
-    print(f"`python benchmarks/bench_codec_speed.py {' '.join(argv if argv is not None else sys.argv[1:])}`".replace(" `", "`"))
-    print(f"\n{len(images)} images, {mpix:.2f} megapixels; {machine()}\n")
+    command = " ".join(["python benchmarks/bench_codec_speed.py", *(sys.argv[1:] if argv is None else argv)])
+    load = f"; load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    print(f"`{command}`")
+    print(f"\n{len(images)} images, {mpix:.2f} megapixels; {machine()}{load}\n")
     print("| operation | MP/s | time vs PNG | time vs JPEG q75 | bpp |")
     print("|---|---|---|---|---|")
     for name, secs, files in rows:

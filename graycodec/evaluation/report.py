@@ -210,13 +210,16 @@ def tables(results) -> list[tuple[str, list[str], list[list[str]]]]:
         target = e["setting"].split("=", 1)[1]
         tgt = targets.get(target, {"mean": {}})["mean"]
         reached = e["n"] - e["n_missing"]
+        bounds = sum(1 for r in results.records if r["codec"] == e["codec"] and r["setting"] == e["setting"]
+                     and (r["note"] or "").startswith("upper bound"))
         ratio = m["bpp"] / tgt["bpp"] if m.get("bpp") and tgt.get("bpp") else None
         rows.append([e["codec"], target, _fmt(tgt.get("de94")), _fmt(tgt.get("bpp"), 3), _fmt(m.get("bpp"), 3),
-                     _fmt(ratio), f"{reached}/{e['n']}"])
+                     _fmt(ratio), f"{reached}/{e['n']}", str(bounds)])
     if rows:
         out.append((
             "Size each baseline needs for the .gcz file's ΔE94 (interpolated in its sweep)",
-            ["codec", "ΔE94 of", "target ΔE94", ".gcz bpp", "baseline bpp", "baseline/gcz", "images reached"],
+            ["codec", "ΔE94 of", "target ΔE94", ".gcz bpp", "baseline bpp", "baseline/gcz", "images reached",
+             "of which upper bounds (lowest quality already better)"],
             rows,
         ))
     rows = [[e["codec"], e["setting"], _fmt(e["mean"].get("bpp"), 3), _fmt(e["mean"].get("de94")),
