@@ -1,10 +1,12 @@
 """Lightness plane coding: predictive coding of an 8-bit plane with zstandard as entropy stage.
 
-    encode_plane(plane, max_error, mode) -> (mode, payload)      decode_plane(mode, payload, ...)
+    encode_plane(plane, max_error=D, mode=m) -> (m, payload)
+    decode_plane(m, payload, width, height, D) -> plane
 
-    plane ──near-lossless quantizer (max_error D ≥ 1)──▶ q-plane, alphabet M
-          ──prediction (mode 1: MED; mode 2: GAP + context bias correction)──▶ residuals
-          ──folding to 0..M-1 (mode 2: split into 16 streams by local activity)──▶ zstd frames
+    mode 1 (med):       q = (x + D) // (2D + 1) ─MED prediction─▶ residual mod M ─▶ one zstd frame
+    mode 2 (gap-ctx16): GAP prediction ─texture/activity context bias correction─▶ error,
+                        quantized in the loop when D ≥ 1 ─folded to 0..hi-lo─▶ 16 streams by
+                        local activity ─▶ one zstd frame each (default mode)
 
 Every mode id ever written stays decodable (docs/FORMAT.md §4 specifies them bit-exactly).
 Decoding is sequential (each prediction needs the pixels decoded just before), so the pixel
@@ -275,9 +277,13 @@ def _gap_kernel(buf, h, w, step, lut, vals, cls, data, starts, ends, decode):  #
         eu = wp - eo
         buf[U(r)] = buf[U(r - wp + 2)]
         buf[U(r + 1)] = buf[U(r - wp + 2)]
-        vw = np.int64(buf[U(r - wp + 2)]); vww = vw
-        vnw = np.int64(buf[U(r - wp + 1)]); vn = np.int64(buf[U(r - wp + 2)]); vnn = np.int64(buf[U(r - 2 * wp + 2)])
-        ew = np.int64(0); en = err[U(eu + 2)]
+        # neighbours of the row's first pixel; later ones are carried from pixel to pixel
+        vn = np.int64(buf[U(r - wp + 2)])
+        vw = vww = vn
+        vnw = np.int64(buf[U(r - wp + 1)])
+        vnn = np.int64(buf[U(r - 2 * wp + 2)])
+        ew = np.int64(0)
+        en = err[U(eu + 2)]
         for o in range(r + 2, r + w + 2):
             c = o - r
             vne = np.int64(buf[U(o - wp + 1)])
@@ -292,9 +298,10 @@ def _gap_kernel(buf, h, w, step, lut, vals, cls, data, starts, ends, decode):  #
             gamma = np.int64(d < -8) + np.int64(d < -32) + 2 * np.int64(d < -80)
             p8 = (4 * t + beta * (8 * vw - t) + gamma * (8 * vn - t)) >> 2
             pi = (p8 + 4) >> 3
-            tex = (np.int64(vn < pi) | (np.int64(vw < pi) << 1) | (np.int64(vnw < pi) << 2)
-                   | (np.int64(vne < pi) << 3) | (np.int64(vnn < pi) << 4) | (np.int64(vww < pi) << 5)
-                   | (np.int64(2 * vn - vnn < pi) << 6) | (np.int64(2 * vw - vww < pi) << 7))
+            # texture: bit i set when the i-th neighbour is below the prediction (sign-bit tricks)
+            tex = ((((vn - pi) >> 63) & 1) | (((vw - pi) >> 62) & 2) | (((vnw - pi) >> 61) & 4)
+                   | (((vne - pi) >> 60) & 8) | (((vnn - pi) >> 59) & 16) | (((vww - pi) >> 58) & 32)
+                   | (((2 * vn - vnn - pi) >> 57) & 64) | (((2 * vw - vww - pi) >> 56) & 128))
             act = min(dh + dv + 2 * ew + en + ene, ACT_MAX)
             k = lut[U(_T_ACT + act)]
             ctx = 4 * (tex * 8 + (k >> 1))
@@ -350,7 +357,7 @@ def _gap_kernel(buf, h, w, step, lut, vals, cls, data, starts, ends, decode):  #
             bias[U(ctx)] = bs
             bias[U(ctx + 1)] = bn
             bias[U(ctx + 2)] = (np.int64(bs) * lut[U(_T_RECIP + bn)]) >> 16
-            vww = vw; vw = x; vnw = vn; vn = vne; vnn = vnne; ew = ax; en = ene
+            vww, vw, vnw, vn, vnn, ew, en = vw, x, vn, vne, vnne, ax, ene
         buf[U(r + w + 2)] = buf[U(r + w + 1)]
     if decode:
         for k in range(16):
