@@ -294,7 +294,8 @@ def plot_histogram(results, path: Path) -> None:
         top = max(max(v) for v in series.values())
         bins = np.linspace(0, max(top, 1e-3) * 1.05, 21)
         for label, vals in series.items():
-            ax.hist(vals, bins=bins, histtype="step", linewidth=1.5, label=label)
+            ax.hist(vals, bins=bins, histtype="step", linewidth=1.5, label=label,
+                    **({"color": "gray", "linestyle": "--"} if label == "gray" else {}))
         ax.legend(fontsize=8)
     ax.set_xlabel("mean ΔE94 of an image")
     ax.set_ylabel("images")
@@ -314,14 +315,14 @@ def write_image_figure(outdir: Path, name: str, shown: dict) -> str | None:
     """
     rows = list(shown["colour"])
     if not rows and shown["gray"] is not None:
-        rows = [("gray", *shown["gray"])]
+        rows = [("gray (no colour decode)", *shown["gray"])]
     if not rows:
         return None
     gray = shown["gray"][0] if shown["gray"] is not None else None
     h, w = shown["original"].shape[:2]
     panel = 3.2
-    fig = Figure(figsize=(4 * panel + 0.6, max(1, len(rows)) * panel * h / w + 0.5), dpi=90)
-    axes = fig.subplots(max(1, len(rows)), 4, squeeze=False)
+    fig = Figure(figsize=(4 * panel + 0.6, len(rows) * (panel * h / w + 0.35) + 0.4), dpi=90, layout="constrained")
+    axes = fig.subplots(len(rows), 4, squeeze=False)
     for (label, rgb, de94), ax in zip(rows, axes):
         for a, img, title in ((ax[0], gray, "gray (stored L)"), (ax[1], rgb, label), (ax[2], shown["original"], "original")):
             if img is not None:
@@ -329,7 +330,7 @@ def write_image_figure(outdir: Path, name: str, shown: dict) -> str | None:
             a.set_title(title, fontsize=9)
         im = ax[3].imshow(de94, cmap="magma", vmin=0, vmax=HEATMAP_MAX)
         ax[3].set_title(f"ΔE94, mean {float(de94.mean()):.2f}", fontsize=9)
-        fig.colorbar(im, ax=ax[3], fraction=0.046, pad=0.02)
+        fig.colorbar(im, ax=ax[3], shrink=0.9)
         for a in ax:
             a.set_axis_off()
     fig.suptitle(name, fontsize=10)
