@@ -1,8 +1,10 @@
 """Fidelity of a reconstruction against its original, computed once per pair.
 
-Colour differences use scikit-image's ``deltaE_*`` functions (the original work reports
-``deltaE_ciede94`` with default arguments) on float32 CIELAB from :mod:`graycodec.color`,
-whose 8-bit lookup tables agree with ``skimage.color.rgb2lab`` to 1e-5.
+Colour differences follow scikit-image (the original work reports ``deltaE_ciede94`` with
+default arguments) on float32 CIELAB from :mod:`graycodec.color`, whose 8-bit lookup tables
+agree with ``skimage.color.rgb2lab`` to 1e-5: CIEDE2000 is ``skimage.color.deltaE_ciede2000``;
+ΔE94 and ΔE76 are computed here from shared differences in float32, three times faster than
+skimage's (which goes through float64 and hue angles ΔE94 does not need) and tested against it.
 
 ``Reference`` holds what is derived from an original once (Lab, colourfulness); ``fidelity``
 compares one reconstruction with it and returns the scalar figures plus the ΔE94 map, which
@@ -14,10 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from skimage.color import deltaE_cie76, deltaE_ciede94, deltaE_ciede2000
+from skimage.color import deltaE_ciede2000
 from skimage.metrics import structural_similarity
-
-__all__ = ["Reference", "fidelity", "colourfulness", "mse", "psnr", "deltaE_ciede94", "deltaE_ciede2000", "deltaE_cie76"]
 
 from graycodec import color
 
@@ -76,12 +76,30 @@ class Reference:
 
     rgb: np.ndarray  # uint8 (H, W, 3)
     lab: np.ndarray  # float32 (H, W, 3)
+    chroma: np.ndarray  # float32 (H, W): C*ab, which weighs ΔE94's terms
     colourfulness: float
 
     @classmethod
     def of(cls, rgb: np.ndarray) -> "Reference":
         rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-        return cls(rgb, color.rgb_to_lab(rgb), colourfulness(rgb))
+        lab = color.rgb_to_lab(rgb)
+        return cls(rgb, lab, np.hypot(lab[..., 1], lab[..., 2]), colourfulness(rgb))
+
+
+def delta_e94_76(ref: Reference, lab: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ΔE94 (graphic-arts weights, ``ref`` as the reference colour) and ΔE76 maps, and |Δab|².
+
+    As ``skimage.color.deltaE_ciede94(ref.lab, lab)`` with its defaults: the hue term is
+    |Δab|² − ΔC², which equals skimage's 2(C1·C2 − ab1·ab2) and stays accurate in float32.
+    """
+    d2 = np.square(ref.lab - lab)
+    dab2 = d2[..., 1] + d2[..., 2]
+    dc = ref.chroma - np.hypot(lab[..., 1], lab[..., 2])
+    dc2 = dc * dc
+    sc = 1 + 0.045 * ref.chroma
+    sh = 1 + 0.015 * ref.chroma
+    de94 = np.sqrt(d2[..., 0] + dc2 / (sc * sc) + np.maximum(dab2 - dc2, 0) / (sh * sh))
+    return de94, np.sqrt(d2[..., 0] + dab2), dab2
 
 
 def fidelity(ref: Reference, rgb: np.ndarray, *, full: bool = True) -> tuple[dict, np.ndarray]:
@@ -94,14 +112,14 @@ def fidelity(ref: Reference, rgb: np.ndarray, *, full: bool = True) -> tuple[dic
     if rgb.shape != ref.rgb.shape:
         raise ValueError(f"reconstruction is {rgb.shape}, original {ref.rgb.shape}")
     lab = color.rgb_to_lab(rgb)
-    de94 = deltaE_ciede94(ref.lab, lab).astype(np.float32)
+    de94, de76, dab2 = delta_e94_76(ref, lab)
     mse_rgb = mse(ref.rgb, rgb)
     figures = {
         "de94": float(de94.mean(dtype=np.float64)),
         "de2000": float(deltaE_ciede2000(ref.lab, lab).mean(dtype=np.float64)),
-        "de76": float(deltaE_cie76(ref.lab, lab).mean(dtype=np.float64)),
+        "de76": float(de76.mean(dtype=np.float64)),
         "de94_over_10": float(np.mean(de94 > DE94_BAD)),
-        "mse_ab": mse(ref.lab[..., 1:], lab[..., 1:]),
+        "mse_ab": float(dab2.mean(dtype=np.float64) / 2),
         "mse_rgb": mse_rgb,
         "psnr": psnr_of_mse(mse_rgb),
         "ssim": _ssim(ref.rgb, rgb) if full else None,

@@ -41,8 +41,6 @@ from graycodec.evaluation.report import RECORD_FIELDS, SIZE_KEYS
 from graycodec.imageio import IMAGE_EXTENSIONS
 
 
-
-
 @dataclass
 class EvalOptions:
     """Everything `graycodec eval` takes; the CLI builds one of these (or calls main(argv))."""
@@ -61,7 +59,9 @@ class EvalOptions:
     progress: bool = True
 
     def __post_init__(self):
-        self.inputs = [Path(p) for p in self.inputs]
+        self.inputs = [Path(p) for p in ([self.inputs] if isinstance(self.inputs, (str, Path)) else self.inputs)]
+        self.hints = (self.hints,) if isinstance(self.hints, str) else self.hints
+        self.baselines = (self.baselines,) if isinstance(self.baselines, str) else self.baselines
         bad = [h for h in self.hints if h not in HINT_LEVELS]
         if bad:
             raise ValueError(f"unknown hint level {bad[0]!r} (levels: {', '.join(HINT_LEVELS)})")
@@ -248,7 +248,11 @@ def _equal_size_record(info, ref, codec: PillowCodec, label: str, target: int, f
 
 # --- the whole run -----------------------------------------------------------------------
 def summarize(records: list[dict]) -> dict:
-    """Mean, median and 95th percentile of every number, per codec/setting (first-seen order)."""
+    """Mean, median and 95th percentile of every number, per codec/setting (first-seen order).
+
+    Missing and non-finite values (the PSNR of an identical decode) are left out; ``n`` counts
+    the rows, ``n_missing`` those without a size (a ΔE94 the sweep never reached).
+    """
     groups: dict[str, list[dict]] = {}
     for r in records:
         groups.setdefault(f"{r['codec']}/{r['setting']}", []).append(r)
