@@ -4,6 +4,7 @@
 
     L* (H×W) ──area resize──▶ L* at working size ─┐
     hint thumbnail ──guided by L*──▶ hint plane ───┴─▶ ColorUNet ─▶ a/b at working size
+                                       (with hints: pulled to the thumbnail's block means)
                                                         ──bilinear──▶ a/b (H×W)
 
 The network runs at a *working size* whose short side is ``WORKING_SHORT_SIDE`` pixels (the
@@ -26,7 +27,7 @@ from .errors import ModelError
 from .hints import HintThumbnail, upsample_bilinear
 from .model import load_model
 from .zoo import find_default_model, find_default_model_id  # noqa: F401  (re-exported)
-from .upsampling import guided_hint_plane
+from .upsampling import guided_hint_plane, match_hint_means
 
 WORKING_SHORT_SIDE = 256
 WORKING_LONG_SIDE = 1024
@@ -57,13 +58,16 @@ def resize_plane(plane: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(t, size=size, mode="bilinear", antialias=True, align_corners=False)
 
 
+def thumbnail_tensor(hints: HintThumbnail) -> torch.Tensor:
+    return torch.from_numpy(hints.ab.astype(np.float32)).permute(2, 0, 1)[None]
+
+
 def hint_inputs(l_work: torch.Tensor, hints: HintThumbnail | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Hint plane (1, 2, h, w) and mask (1, 1, h, w) at working size (zeros without hints)."""
     h, w = l_work.shape[-2:]
     if hints is None:
         return torch.zeros(1, 2, h, w), torch.zeros(1, 1, h, w)
-    thumb = torch.from_numpy(hints.ab.astype(np.float32)).permute(2, 0, 1)[None]
-    return guided_hint_plane(l_work, thumb), torch.ones(1, 1, h, w)
+    return guided_hint_plane(l_work, thumbnail_tensor(hints)), torch.ones(1, 1, h, w)
 
 
 def upsample_ab(ab_work: torch.Tensor, height: int, width: int) -> np.ndarray:
@@ -129,4 +133,6 @@ class Predictor:
         l_work = resize_plane(lstar, size)
         hint, mask = hint_inputs(l_work, hints)
         ab_work = self.predict_working(l_work, hint, mask)
+        if hints is not None:
+            ab_work = match_hint_means(l_work, ab_work, thumbnail_tensor(hints))
         return upsample_ab(ab_work, *lstar.shape)

