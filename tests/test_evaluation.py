@@ -225,7 +225,9 @@ def test_report_has_every_file_and_csv_matches_json(three_images, tmp_path):
     js = json.loads((out / "results.json").read_text())
     with open(out / "results.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == len(js["records"]) > 3 * (2 + 1 + 2 * 3)
+    # per image: 2 hint levels + gray, and per baseline 3 sweep points, a size match for each
+    # level (gray shares the hints-none file) and a ΔE94 match for each level and gray
+    assert len(rows) == len(js["records"]) == 3 * (2 + 1 + 2 * (3 + 2 + 3))
     for row, rec in zip(rows, js["records"]):
         for k, v in rec.items():
             if isinstance(v, float):
@@ -243,6 +245,8 @@ def test_report_has_every_file_and_csv_matches_json(three_images, tmp_path):
     assert "graycodec, hints none" in (out / "summary.md").read_text()
     html = (out / "index.html").read_text()
     assert "images/sub_coffee.png" in html and "http" not in html
+    coffee = next(r for r in js["records"] if r["image"] == "sub/coffee.png" and r["codec"] == "gray")
+    assert f"gray {coffee['bpp']:.2f} bpp, ΔE94 {coffee['de94']:.2f}" in html
 
 
 def test_report_refuses_a_non_empty_folder(three_images, tmp_path, monkeypatch, capsys):

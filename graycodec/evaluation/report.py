@@ -339,6 +339,15 @@ def write_image_figure(outdir: Path, name: str, shown: dict) -> str | None:
     return rel
 
 
+def _image_caption(results, name: str) -> str:
+    """One image's graycodec and gray figures, e.g. "graycodec/none 4.27 bpp, ΔE94 8.10; …"."""
+    return "; ".join(
+        f"{'gray' if r['role'] == 'gray' else r['codec'] + '/' + r['setting']} {_fmt(r['bpp'])} bpp, "
+        f"ΔE94 {_fmt(r['de94'])}, CIEDE2000 {_fmt(r['de2000'])}, PSNR {_fmt(r['psnr'])} dB"
+        for r in results.records if r["image"] == name and r["role"] in ("gcz", "gray")
+    )
+
+
 # --- index.html --------------------------------------------------------------------------
 def index_html(results) -> str:
     e = html.escape
@@ -361,6 +370,7 @@ def index_html(results) -> str:
         parts.append("</table>")
     parts.append("<h2>Images: gray | predicted | original | ΔE94</h2>")
     for name, rel in results.figures.items():
-        parts.append(f"<figure><img loading='lazy' src='{e(rel)}' alt='{e(name)}'><figcaption>{e(name)}</figcaption></figure>")
+        parts.append(f"<figure><img loading='lazy' src='{e(rel)}' alt='{e(name)}'>"
+                     f"<figcaption><b>{e(name)}</b>: {e(_image_caption(results, name))}</figcaption></figure>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
