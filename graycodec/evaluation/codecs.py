@@ -17,6 +17,7 @@ leave out (no trained model, a Pillow without AVIF) instead of failing. Tests pa
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -92,15 +93,6 @@ def _rgb_of(image: Image.Image) -> np.ndarray:
 
 
 # --- graycodec ---------------------------------------------------------------------------
-def load_api():
-    """The public codec API (``graycodec.codec``), or CodecUnavailable."""
-    try:
-        from graycodec import codec
-    except ImportError as e:  # the module is written by another piece of the project
-        raise CodecUnavailable(f"graycodec.codec cannot be imported ({e})") from e
-    return codec
-
-
 class GczEncoder:
     """``api.encode`` of one image at a hint level, memoised for the image at hand."""
 
@@ -128,7 +120,10 @@ class GraycodecCodec(Codec):
         return self.encoder(rgb, setting)
 
     def decode(self, data):
-        return _rgb_of(self.encoder.api.decode(data, predictor=self.predictor))
+        # The file was encoded here for the default model; a --model predictor differs on purpose.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "encoded for model")
+            return _rgb_of(self.encoder.api.decode(data, predictor=self.predictor))
 
 
 class GrayBaseline(Codec):
@@ -231,21 +226,17 @@ def build_codecs(
     ``api`` defaults to ``graycodec.codec``; ``predictor`` to ``Predictor.load(model, device)``
     (a ModelError leaves graycodec's colour rows out; the gray baseline needs no model).
     """
+    if api is None:
+        from graycodec import codec as api
+    encoder = GczEncoder(api, max_error)
     codecs: list[Codec] = []
     notes: list[str] = []
-    try:
-        encoder = GczEncoder(api if api is not None else load_api(), max_error)
-    except CodecUnavailable as e:
-        encoder = None
-        notes.append(f"graycodec and gray rows unavailable: {e}")
-    if encoder is not None:
-        if predictor is None and hints:
-            predictor, note = _load_predictor(model, device)
-            if note:
-                notes.append(note)
-        if predictor is not None and hints:
-            codecs.append(GraycodecCodec(encoder, hints, predictor))
-        codecs.append(GrayBaseline(encoder))
+    if predictor is None and hints:
+        predictor, note = _load_predictor(model, device)
+        notes += [note] if note else []
+    if predictor is not None and hints:
+        codecs.append(GraycodecCodec(encoder, hints, predictor))
+    codecs.append(GrayBaseline(encoder))
     for name in baselines:
         try:
             codecs.append(PillowCodec(name, qualities))
