@@ -18,6 +18,7 @@ so damaged payloads raise :class:`FormatError` and never read or write out of bo
 from __future__ import annotations
 
 import functools
+import operator
 
 import numpy as np
 import zstandard
@@ -88,7 +89,11 @@ def encode_plane(plane: np.ndarray, *, max_error: int = 0, mode: int | None = No
 
 def decode_plane(mode: int, payload: bytes, width: int, height: int, max_error: int) -> np.ndarray:
     """Decode a payload made by :func:`encode_plane`; FormatError when it is damaged."""
-    if not (isinstance(width, int) and isinstance(height, int) and width >= 1 and height >= 1):
+    try:
+        width, height = operator.index(width), operator.index(height)
+    except TypeError:
+        raise FormatError(f"lightness plane: invalid size {width!r}x{height!r}") from None
+    if width < 1 or height < 1:
         raise FormatError(f"lightness plane: invalid size {width}x{height}")
     _check_max_error(max_error, FormatError)
     if mode not in MODE_NAMES:
