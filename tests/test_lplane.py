@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from graycodec import lplane
 from graycodec.errors import FormatError
+from graycodec.lplane._zstd import get_varint, put_varint
 
 MODES = sorted(lplane.MODE_NAMES)
 SHARED_DATA = Path(__file__).parents[1] / ".." / "shared" / "data"
@@ -216,12 +217,12 @@ def test_mode2_stream_table_checked():
     with pytest.raises(FormatError, match="add up"):
         lplane.decode_plane(2, bytes(32), 64, 48, 0)
     # a well-formed table whose streams do not match the contexts the decoder computes
-    table = b"".join(lplane._put_varint(n) + lplane._put_varint(len(f)) for n, f in [(64 * 48, b"")] + [(0, b"")] * 15)
+    table = b"".join(put_varint(n) + put_varint(len(f)) for n, f in [(64 * 48, b"")] + [(0, b"")] * 15)
     with pytest.raises(FormatError):
         lplane.decode_plane(2, table, 64, 48, 0)
     frames = [zstandard.ZstdCompressor().compress(bytes(64 * 48))] + [b""] * 15
     sizes = [64 * 48] + [0] * 15
-    table = b"".join(lplane._put_varint(n) + lplane._put_varint(len(f)) for n, f in zip(sizes, frames))
+    table = b"".join(put_varint(n) + put_varint(len(f)) for n, f in zip(sizes, frames))
     try:  # all-zero values in stream 0: decodes only if every pixel falls in class 0
         lplane.decode_plane(2, table + b"".join(frames), 64, 48, 0)
     except FormatError as exc:
@@ -230,5 +231,5 @@ def test_mode2_stream_table_checked():
 
 def test_varint_roundtrip():
     for n in (0, 1, 127, 128, 300, 2**21, 2**32 - 1, 2**35 - 1):
-        enc = lplane._put_varint(n)
-        assert lplane._get_varint(enc, 0, "x") == (n, len(enc))
+        enc = put_varint(n)
+        assert get_varint(enc, 0, "x") == (n, len(enc))

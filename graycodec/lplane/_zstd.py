@@ -1,0 +1,90 @@
+"""The zstd stage of the plane coders: frames checked against their expected size, and varints."""
+from __future__ import annotations
+
+import numpy as np
+import zstandard
+
+from ..errors import FormatError
+
+# zstd is the entropy stage. Its Huffman literal coder does the work on residual streams, and
+# the matches that mid levels find cost more than they save; min_match 7 with the fast strategy
+# keeps zstd (nearly) literal-only and fast. Streams of low entropy (smooth areas, and most of a
+# near-lossless plane) gain from zstd's optimal parser instead, which turns runs of small values
+# into cheap matches; the encoder tries it there and keeps the smaller frame. The decoder does
+# not depend on any of these settings.
+_ZSTD_LITERAL = zstandard.ZstdCompressionParameters(
+    strategy=zstandard.STRATEGY_FAST, min_match=7, window_log=17, hash_log=10, search_log=1,
+    target_length=0, write_content_size=True, write_checksum=False,
+)
+_ZSTD_OPTIMAL = zstandard.ZstdCompressionParameters(
+    strategy=zstandard.STRATEGY_BTOPT, min_match=3, window_log=17, chain_log=12, hash_log=12,
+    search_log=1, target_length=16, write_content_size=True, write_checksum=False,
+)
+_OPTIMAL_BELOW_BITS = 3.0  # try the optimal parser on streams below this entropy (bits/value)
+
+
+def compress(data: np.ndarray, params=_ZSTD_LITERAL) -> bytes:
+    if data.size == 0:
+        return b""
+    return zstandard.ZstdCompressor(compression_params=params).compress(data.tobytes())
+
+
+def _entropy_bits(data: np.ndarray) -> float:
+    """Zeroth-order entropy of a uint8 array in bits per value."""
+    freq = np.bincount(data, minlength=256)
+    prob = freq[freq > 0] / data.size
+    return float(-(prob * np.log2(prob)).sum())
+
+
+def compress_stream(data: np.ndarray) -> bytes:
+    """The smaller of the literal-only frame and, for low-entropy streams, the optimal-parser one."""
+    frame = compress(data)
+    if data.size >= 64 and _entropy_bits(data) < _OPTIMAL_BELOW_BITS:
+        other = compress(data, _ZSTD_OPTIMAL)
+        if len(other) < len(frame):
+            frame = other
+    return frame
+
+
+def decompress_into(frame: bytes, out: np.ndarray, what: str) -> None:
+    """Decompress one zstd frame into ``out`` after checking it declares exactly ``out.size`` bytes."""
+    size = out.size
+    if size == 0:
+        if frame:
+            raise FormatError(f"lightness plane: {what}: data for an empty stream")
+        return
+    try:
+        declared = zstandard.get_frame_parameters(frame).content_size
+    except zstandard.ZstdError as exc:
+        raise FormatError(f"lightness plane: {what}: bad zstd frame header ({exc})") from None
+    if declared != size:  # also rejects an unknown content size
+        raise FormatError(f"lightness plane: {what}: zstd frame declares {declared} bytes, expected {size}")
+    try:
+        raw = zstandard.ZstdDecompressor().decompress(frame, max_output_size=size, allow_extra_data=False)
+    except zstandard.ZstdError as exc:
+        raise FormatError(f"lightness plane: {what}: corrupt zstd data ({exc})") from None
+    if len(raw) != size:
+        raise FormatError(f"lightness plane: {what}: decompressed {len(raw)} bytes, expected {size}")
+    out[:] = np.frombuffer(raw, dtype=np.uint8)
+
+
+def put_varint(n: int) -> bytes:
+    """Unsigned LEB128: 7 bits per byte, low bits first, high bit set on all but the last byte."""
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def get_varint(data: bytes, pos: int, what: str) -> tuple[int, int]:
+    value = 0
+    for i in range(5):  # at most 35 bits
+        if pos + i >= len(data):
+            raise FormatError(f"lightness plane: {what} truncated")
+        byte = data[pos + i]
+        value |= (byte & 0x7F) << (7 * i)
+        if not byte & 0x80:
+            return value, pos + i + 1
+    raise FormatError(f"lightness plane: {what} has an over-long varint")

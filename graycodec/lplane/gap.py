@@ -1,0 +1,226 @@
+"""Mode 2 (``gap-ctx16``): CALIC's GAP predictor, texture/activity context bias correction,
+near-lossless quantization in the loop, residuals split into 16 zstd streams by local activity.
+
+The bitstream is specified in docs/FORMAT.md §4; ``_gap_kernel`` is the reference.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from numba import njit
+from numba import uint64 as U
+
+from ..errors import FormatError
+from ._zstd import compress_stream, decompress_into, get_varint, put_varint
+
+# --- mode 2 constants (part of the format: never change them, add a mode instead) --------
+N_STREAMS = 16
+# activity thresholds: class k = number of thresholds below activity (searchsorted 'left')
+ACT_THRESHOLDS = (3, 6, 10, 14, 19, 25, 32, 40, 50, 62, 76, 92, 112, 140, 180)
+ACT_MAX = 2047
+BIAS_HALVE_AT = 256  # context counts are halved when they reach this
+_ACT_LUT = np.searchsorted(np.array(ACT_THRESHOLDS), np.arange(ACT_MAX + 1), side="left")
+_RECIP16 = np.array([0] + [65536 // n for n in range(1, BIAS_HALVE_AT + 1)])
+# the kernel's flat int32 table: offsets of its parts
+_T_ACT = 0  # activity -> stream class
+_T_RECIP = _T_ACT + ACT_MAX + 1  # n -> 65536 // n
+_T_QLO = _T_RECIP + BIAS_HALVE_AT + 1  # predicted value p -> smallest quantized error
+_T_QHI = _T_QLO + 256  # p -> largest quantized error
+_T_QERR = _T_QHI + 256  # e + 255 -> quantized error
+_HALVE_AT = BIAS_HALVE_AT
+
+
+@njit(cache=True)
+def _gap_kernel(buf, h, w, step, lut, vals, cls, data, starts, ends, decode):  # pragma: no cover - compiled
+    """Mode 2 coder, shared by the encoder (decode=False) and decoder so both see the same contexts.
+
+    buf: (h + 2) x (w + 3) uint8, flattened; pixel (y, x) at row y + 2, column x + 2. Rows 0-1
+    are set to 128; columns 0-1 of a row to the first pixel of the row above; column w + 2 to
+    the row's last pixel. lut: the constant tables of :func:`_kernel_tables`. Near-lossless
+    (step = 2D + 1 > 1): the prediction error is quantized in the loop; the reconstruction
+    replaces the pixel and feeds later predictions (D = 0 is the lossless special case).
+    Encoder: writes each pixel's folded value and stream to vals / cls in raster order.
+    Decoder: reads stream k from data[starts[k]:ends[k]]. Returns 0, or when decoding -1 (a
+    stream ended early), -2 (a value outside the alphabet), -3 (a stream not used up).
+    Written for speed: one small flat table, unsigned indices (no wraparound code), neighbours
+    carried in registers, GAP's weights from comparisons instead of branches, the bias
+    correction of each context kept ready next to its sum and count (int32: stays in L1).
+    """
+    wp = w + 3
+    bias = np.zeros(2048 * 4, np.int32)  # per context: error sum, count, correction (1/8 units)
+    for i in range(2048):
+        bias[4 * i + 1] = 1
+    err = np.zeros(2 * wp, np.int32)
+    ptr = np.zeros(16, np.int64)
+    end = np.zeros(16, np.int64)
+    for k in range(16):
+        ptr[k] = starts[k]
+        end[k] = ends[k]
+    cnt = 0
+    for i in range(2 * wp):
+        buf[U(i)] = 128
+    for j in range(h):
+        r = (j + 2) * wp
+        eo = (j & 1) * wp
+        eu = wp - eo
+        buf[U(r)] = buf[U(r - wp + 2)]
+        buf[U(r + 1)] = buf[U(r - wp + 2)]
+        # neighbours of the row's first pixel; later ones are carried from pixel to pixel
+        vn = np.int64(buf[U(r - wp + 2)])
+        vw = vww = vn
+        vnw = np.int64(buf[U(r - wp + 1)])
+        vnn = np.int64(buf[U(r - 2 * wp + 2)])
+        ew = np.int64(0)
+        en = err[U(eu + 2)]
+        for o in range(r + 2, r + w + 2):
+            c = o - r
+            vne = np.int64(buf[U(o - wp + 1)])
+            vnne = np.int64(buf[U(o - 2 * wp + 1)])
+            ene = err[U(eu + c + 1)]
+            dh = abs(vw - vww) + abs(vn - vnw) + abs(vn - vne)
+            dv = abs(vw - vnw) + abs(vn - vnn) + abs(vne - vnne)
+            d = dv - dh
+            t = 4 * (vw + vn) + 2 * (vne - vnw)
+            # CALIC's GAP: weight of W (beta) or N (gamma) against t, in quarters (FORMAT.md §4)
+            beta = np.int64(d > 8) + np.int64(d > 32) + 2 * np.int64(d > 80)
+            gamma = np.int64(d < -8) + np.int64(d < -32) + 2 * np.int64(d < -80)
+            p8 = (4 * t + beta * (8 * vw - t) + gamma * (8 * vn - t)) >> 2
+            pi = (p8 + 4) >> 3
+            # texture: bit i set when the i-th neighbour is below the prediction (sign-bit tricks)
+            tex = ((((vn - pi) >> 63) & 1) | (((vw - pi) >> 62) & 2) | (((vnw - pi) >> 61) & 4)
+                   | (((vne - pi) >> 60) & 8) | (((vnn - pi) >> 59) & 16) | (((vww - pi) >> 58) & 32)
+                   | (((2 * vn - vnn - pi) >> 57) & 64) | (((2 * vw - vww - pi) >> 56) & 128))
+            act = min(dh + dv + 2 * ew + en + ene, ACT_MAX)
+            k = lut[U(_T_ACT + act)]
+            ctx = 4 * (tex * 8 + (k >> 1))
+            q8 = p8 + bias[U(ctx + 2)]
+            p = min(max((q8 + 4) >> 3, 0), 255)
+            f = -np.int64(8 * p > q8)
+            if step == 1:
+                lo = -p
+                hi = 255 - p
+            else:
+                lo = lut[U(_T_QLO + p)]
+                hi = lut[U(_T_QHI + p)]
+            lim = min(-lo, hi)
+            if decode:
+                i = ptr[U(k)]
+                if i >= end[U(k)]:
+                    return -1
+                v = np.int64(data[U(i)])
+                ptr[U(k)] = i + 1
+                if v > hi - lo:
+                    return -2
+                if v <= 2 * lim:
+                    hh = (v + 1) >> 1
+                    g = (v & 1) - 1
+                    e = (((hh ^ g) - g) ^ f) - f
+                elif lim == -lo:
+                    e = v - lim
+                else:
+                    e = lim - v
+            else:
+                e = lut[U(_T_QERR + 255 + np.int64(buf[U(o)]) - p)]
+                ae = abs(e)
+                if ae <= lim:
+                    a = (e ^ f) - f
+                    v = 2 * a - 1 if a > 0 else -2 * a
+                else:
+                    v = ae + lim
+                vals[U(cnt)] = v
+                cls[U(cnt)] = k
+                cnt += 1
+            if step == 1:
+                x = p + e
+            else:
+                x = min(max(p + e * step, 0), 255)
+            buf[U(o)] = x
+            ax = abs(x - p)
+            err[U(eo + c)] = ax
+            bs = bias[U(ctx)] + 8 * x - p8
+            bn = bias[U(ctx + 1)] + 1
+            if bn >= _HALVE_AT:
+                bs >>= 1
+                bn >>= 1
+            bias[U(ctx)] = bs
+            bias[U(ctx + 1)] = bn
+            bias[U(ctx + 2)] = (np.int64(bs) * lut[U(_T_RECIP + bn)]) >> 16
+            vww, vw, vnw, vn, vnn, ew, en = vw, x, vn, vne, vnne, ax, ene
+        buf[U(r + w + 2)] = buf[U(r + w + 1)]
+    if decode:
+        for k in range(16):
+            if ptr[k] != end[k]:
+                return -3
+    return 0
+
+
+@njit(cache=True)
+def _split_streams(vals, cls, nstreams):  # pragma: no cover - compiled
+    """Stable counting sort of ``vals`` by class: stream k is out[off[k]:off[k + 1]]."""
+    off = np.zeros(nstreams + 1, np.int64)
+    for i in range(cls.shape[0]):
+        off[cls[i] + 1] += 1
+    for k in range(nstreams):
+        off[k + 1] += off[k]
+    pos = off[:-1].copy()
+    out = np.empty_like(vals)
+    for i in range(cls.shape[0]):
+        k = cls[i]
+        out[pos[k]] = vals[i]
+        pos[k] += 1
+    return out, off
+
+
+@functools.lru_cache(maxsize=None)
+def _kernel_tables(max_error: int) -> tuple[int, np.ndarray]:
+    """step = 2D + 1 and the mode 2 kernel's flat int32 table for the bound D."""
+    step = 2 * max_error + 1
+    e = np.arange(-255, 256)
+    qerr = np.sign(e) * ((np.abs(e) + max_error) // step)  # round |e| to the nearest multiple of step
+    p = np.arange(256)
+    lo, hi = qerr[255 - p], qerr[255 + 255 - p]  # quantized errors of x = 0 and x = 255
+    lut = np.concatenate([_ACT_LUT, _RECIP16, lo, hi, qerr]).astype(np.int32)
+    lut.setflags(write=False)
+    return step, lut
+
+
+def encode(plane: np.ndarray, max_error: int) -> bytes:
+    height, width = plane.shape
+    buf = np.empty((height + 2, width + 3), np.uint8)
+    buf[2:, 2:width + 2] = plane
+    vals = np.empty(plane.size, np.uint8)
+    cls = np.empty(plane.size, np.uint8)
+    none = np.zeros(N_STREAMS, np.int64)
+    _gap_kernel(buf.reshape(-1), height, width, *_kernel_tables(max_error), vals, cls, vals, none, none, False)
+    del buf
+    out, off = _split_streams(vals, cls, N_STREAMS)
+    del vals, cls
+    frames = [compress_stream(out[off[k]:off[k + 1]]) for k in range(N_STREAMS)]
+    table = b"".join(put_varint(int(off[k + 1] - off[k])) + put_varint(len(f)) for k, f in enumerate(frames))
+    return table + b"".join(frames)
+
+
+def decode(payload: bytes, width: int, height: int, max_error: int) -> np.ndarray:
+    pos, sizes = 0, []
+    for k in range(N_STREAMS):
+        raw, pos = get_varint(payload, pos, "mode 2 stream table")
+        comp, pos = get_varint(payload, pos, "mode 2 stream table")
+        sizes.append((raw, comp))
+    if sum(r for r, _ in sizes) != width * height:
+        raise FormatError("lightness plane: mode 2 stream lengths do not add up to the pixel count")
+    if pos + sum(c for _, c in sizes) != len(payload):
+        raise FormatError("lightness plane: mode 2 compressed lengths do not match the payload size")
+    data = np.empty(width * height, np.uint8)
+    off = np.zeros(N_STREAMS + 1, np.int64)
+    for k, (raw, comp) in enumerate(sizes):
+        off[k + 1] = off[k] + raw
+        decompress_into(payload[pos:pos + comp], data[off[k]:off[k + 1]], f"mode 2 stream {k}")
+        pos += comp
+    buf = np.empty((height + 2, width + 3), np.uint8)
+    rc = _gap_kernel(buf.reshape(-1), height, width, *_kernel_tables(max_error), data, data, data, off[:-1],
+                     off[1:], True)
+    if rc:
+        why = {-1: "a stream ended early", -2: "a value outside the alphabet", -3: "a stream has unused values"}
+        raise FormatError(f"lightness plane: mode 2 data inconsistent ({why[rc]})")
+    return buf[2:, 2:width + 2].copy()
