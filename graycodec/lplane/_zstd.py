@@ -17,8 +17,8 @@ _ZSTD_LITERAL = zstandard.ZstdCompressionParameters(
     target_length=0, write_content_size=True, write_checksum=False,
 )
 _ZSTD_OPTIMAL = zstandard.ZstdCompressionParameters(
-    strategy=zstandard.STRATEGY_BTOPT, min_match=3, window_log=17, chain_log=12, hash_log=12,
-    search_log=1, target_length=16, write_content_size=True, write_checksum=False,
+    strategy=zstandard.STRATEGY_BTULTRA, min_match=3, window_log=17, chain_log=14, hash_log=14,
+    search_log=3, target_length=32, write_content_size=True, write_checksum=False,
 )
 _OPTIMAL_BELOW_BITS = 3.0  # try the optimal parser on streams below this entropy (bits/value)
 
