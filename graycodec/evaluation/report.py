@@ -53,11 +53,11 @@ def prepare_dir(outdir: Path, *, force: bool = False) -> None:
 def write_report(results, outdir: Path) -> None:
     outdir = Path(outdir)
     write_csv(results, outdir / "results.csv")
-    (outdir / "results.json").write_text(json.dumps(results_json(results), indent=1, allow_nan=False))
-    (outdir / "summary.md").write_text(summary_markdown(results))
+    (outdir / "results.json").write_text(json.dumps(results_json(results), indent=1, allow_nan=False), encoding="utf-8")
+    (outdir / "summary.md").write_text(summary_markdown(results), encoding="utf-8")
     plot_rate_distortion(results, outdir / RD_CHART)
     plot_histogram(results, outdir / HISTOGRAM)
-    (outdir / "index.html").write_text(index_html(results))
+    (outdir / "index.html").write_text(index_html(results), encoding="utf-8")
 
 
 # --- data files --------------------------------------------------------------------------
@@ -75,7 +75,7 @@ def _clean(x):
 
 
 def write_csv(results, path: Path) -> None:
-    with open(path, "w", newline="") as f:
+    with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=RECORD_FIELDS)
         w.writeheader()
         for r in results.records:
