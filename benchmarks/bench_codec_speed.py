@@ -113,12 +113,13 @@ def main(argv=None) -> int:
     load = f"; load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
     print(f"`{command}`")
     print(f"\n{len(images)} images, {mpix:.2f} megapixels; {machine()}{load}\n")
-    print("| operation | MP/s | time vs PNG | time vs JPEG q75 | bpp |")
-    print("|---|---|---|---|---|")
+    print("| operation | MP/s | ms per image | time vs PNG | time vs JPEG q75 | bpp |")
+    print("|---|---|---|---|---|---|")
     for name, secs, files in rows:
         ref_png, ref_jpg = (png_dec, jpg_dec) if "decode" in name else (png_enc, jpg_enc)
         bpp = f"{8 * sum(map(len, files)) / (mpix * 1e6):.2f}" if files else ""
-        print(f"| {name} | {mpix / secs:.1f} | {secs / ref_png:.2f}× | {secs / ref_jpg:.2f}× | {bpp} |")
+        print(f"| {name} | {mpix / secs:.3g} | {1000 * secs / len(images):.0f} | {secs / ref_png:.3g}× "
+              f"| {secs / ref_jpg:.3g}× | {bpp} |")
     for n in notes:
         print(f"\n- {n}")
     return 0

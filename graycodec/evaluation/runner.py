@@ -73,6 +73,8 @@ class EvalOptions:
         self.qualities = tuple(sorted(set(int(q) for q in self.qualities)))
         if any(not 1 <= q <= 100 for q in self.qualities):
             raise ValueError("qualities must lie in 1..100")
+        if self.max_images is not None and self.max_images < 1:
+            raise ValueError("--max-images must be at least 1")
         if self.report is not None:
             self.report = Path(self.report)
 
