@@ -68,7 +68,6 @@ SHARMA = [
 class FakeApi:
     """``encode``/``decode`` with the public signatures: the plane zlib'd, a 'hint' = mean a/b."""
 
-
     @staticmethod
     def encode(image, *, hints="none", max_error=0):
         rgb = np.asarray(image.convert("RGB"))
@@ -308,3 +307,11 @@ def test_kodak_gray_floor_matches_the_anchor():
     gray = np.repeat(color.rgb_to_plane(rgb)[..., None], 3, 2)
     figs, _ = metrics.fidelity(metrics.Reference.of(rgb), gray, full=False)
     assert 0 < figs["de94"] < 20 and figs["colourfulness_ratio"] == pytest.approx(0, abs=1e-6)
+
+
+def test_unreadable_image_is_a_failure_not_a_crash(three_images, monkeypatch, capsys):
+    (three_images / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    monkeypatch.setattr(runner, "build_codecs", lambda *a, **k: fake_codecs(("none",), (), ()))
+    assert runner.main([str(three_images), "--baselines", "none", "--hints", "none", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "failed: broken.png" in err
