@@ -17,10 +17,16 @@ _ZSTD_LITERAL = zstandard.ZstdCompressionParameters(
     target_length=0, write_content_size=True, write_checksum=False,
 )
 _ZSTD_OPTIMAL = zstandard.ZstdCompressionParameters(
+    strategy=zstandard.STRATEGY_BTOPT, min_match=3, window_log=17, chain_log=12, hash_log=12,
+    search_log=1, target_length=16, write_content_size=True, write_checksum=False,
+)
+# nearly flat streams (mostly zeros: smooth areas, coarse near-lossless) repay a deeper search
+_ZSTD_OPTIMAL_DEEP = zstandard.ZstdCompressionParameters(
     strategy=zstandard.STRATEGY_BTULTRA, min_match=3, window_log=17, chain_log=14, hash_log=14,
     search_log=3, target_length=32, write_content_size=True, write_checksum=False,
 )
 _OPTIMAL_BELOW_BITS = 3.0  # try the optimal parser on streams below this entropy (bits/value)
+_DEEP_BELOW_BITS = 0.5  # ... with the deeper search below this one (costs encode time)
 
 
 def compress(data: np.ndarray, params=_ZSTD_LITERAL) -> bytes:
@@ -37,12 +43,14 @@ def _entropy_bits(data: np.ndarray) -> float:
 
 
 def compress_stream(data: np.ndarray) -> bytes:
-    """The smaller of the literal-only frame and, for low-entropy streams, the optimal-parser one."""
+    """The smaller of the literal-only frame and, for low-entropy streams, an optimal-parser one."""
     frame = compress(data)
-    if data.size >= 64 and _entropy_bits(data) < _OPTIMAL_BELOW_BITS:
-        other = compress(data, _ZSTD_OPTIMAL)
-        if len(other) < len(frame):
-            frame = other
+    if data.size >= 64:
+        bits = _entropy_bits(data)
+        if bits < _OPTIMAL_BELOW_BITS:
+            other = compress(data, _ZSTD_OPTIMAL_DEEP if bits < _DEEP_BELOW_BITS else _ZSTD_OPTIMAL)
+            if len(other) < len(frame):
+                frame = other
     return frame
 
 
