@@ -340,9 +340,10 @@ def decode(inputs, output, gray, device, model, max_pixels, force, as_json):
     predictor = None if gray else _LazyPredictor(model, device)
 
     def work(job: Job) -> dict:
+        fmt = _format_of(job.dest)  # before any work
         gcz = job.read_bytes()
         im = codec.decode(gcz, gray=gray, predictor=predictor, max_pixels=max_pixels)
-        data = imageio.image_bytes(im, _format_of(job.dest))
+        data = imageio.image_bytes(im, fmt)
         write_output(job, data, force)
         return _sizes(im.width, im.height, len(gcz), len(data))
 
@@ -368,8 +369,9 @@ def colorize(inputs, output, device, model, max_pixels, force, as_json):
     predictor = _LazyPredictor(model, device)
 
     def work(job: Job) -> dict:
+        fmt = _format_of(job.dest)  # before any work
         im = codec.colorize(job.image_source(), predictor=predictor, max_pixels=max_pixels)
-        data = imageio.image_bytes(im, _format_of(job.dest))
+        data = imageio.image_bytes(im, fmt)
         write_output(job, data, force)
         return {"width": im.width, "height": im.height, "output_bytes": len(data)}
 
@@ -377,14 +379,8 @@ def colorize(inputs, output, device, model, max_pixels, force, as_json):
 
 
 def _format_of(dest: str) -> str:
-    if dest == STDIO:
-        return "PNG"
-    fmt = imageio.output_format(dest)
-    if fmt is None:
-        raise OutputError(
-            f"unknown output extension {Path(dest).suffix!r} (use one of {', '.join(imageio.OUTPUT_FORMATS)})"
-        )
-    return fmt
+    """Output image format: PNG on stdout, else from the extension (OutputError if unknown)."""
+    return "PNG" if dest == STDIO else imageio.output_format(dest)
 
 
 @cli.command()

@@ -267,10 +267,13 @@ def make_image(pixels: np.ndarray, alpha: np.ndarray | None = None, *, icc=None,
     return im
 
 
-def output_format(path: str | Path) -> str | None:
-    """Pillow format name for an output file name, None if its extension is not writable."""
+def output_format(path: str | Path) -> str:
+    """Pillow format name for an output file name; OutputError if its extension is not writable."""
     entry = OUTPUT_FORMATS.get(Path(path).suffix.lower())
-    return entry[0] if entry else None
+    if entry is None:
+        known = ", ".join(OUTPUT_FORMATS)
+        raise OutputError(f"unknown output extension {Path(path).suffix!r} (use one of {known})")
+    return entry[0]
 
 
 def image_bytes(im: Image.Image, fmt: str = "PNG") -> bytes:
@@ -294,9 +297,6 @@ def image_bytes(im: Image.Image, fmt: str = "PNG") -> bytes:
 def save_image(im: Image.Image, dest: str | Path, *, force: bool = False) -> None:
     """Write ``im`` to ``dest`` in the format its extension names, atomically."""
     fmt = output_format(dest)
-    if fmt is None:
-        known = ", ".join(OUTPUT_FORMATS)
-        raise OutputError(f"unknown output extension {Path(dest).suffix!r} (use one of {known})")
     check_writable(dest, force=force)
     write_atomic(dest, image_bytes(im, fmt), force=force)
 
