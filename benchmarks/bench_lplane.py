@@ -37,6 +37,9 @@ def setup_args() -> argparse.ArgumentParser:
     ap.add_argument("--kodak", type=Path, default=DEFAULT_KODAK, help="folder of test images (*.png)")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N images")
     ap.add_argument("--repeat", type=int, default=5, help="timing runs per image (best is kept)")
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="time with the wall clock, or with this thread's CPU time (steadier on a shared machine)")
+    ap.add_argument("--speed-only", action="store_true", help="skip the size comparison")
     ap.add_argument("--json", type=Path, help="also write all results as JSON here")
     return ap
 
@@ -84,39 +87,33 @@ def codec_table():
 
 
 # --- speed -------------------------------------------------------------------------------
-def best_time(fn, repeat):
+def best_time(fn, repeat, clock=time.perf_counter):
     best = float("inf")
     for _ in range(repeat):
-        t = time.perf_counter()
+        t = clock()
         fn()
-        best = min(best, time.perf_counter() - t)
+        best = min(best, clock() - t)
     return best
 
 
-def speed(planes, repeat):
+def speed(planes, repeat, clock=time.perf_counter):
     """Seconds (best of repeat, summed over images) for graycodec modes and Pillow PNG."""
-    t = {k: 0.0 for k in ("png_enc", "png_dec", "m2_enc", "m2_dec", "m1_enc", "m1_dec", "m2d2_enc", "m2d2_dec")}
+    coders = (("m2", 2, 0), ("m1", 1, 0), ("m2d1", 2, 1), ("m2d2", 2, 2), ("m2d3", 2, 3))
+    t = {f"{k}_{op}": 0.0 for k in ["png"] + [c[0] for c in coders] for op in ("enc", "dec")}
     for plane in planes:
         h, w = plane.shape
         data = png_bytes(plane)
-        t["png_enc"] += best_time(lambda: png_bytes(plane), repeat)
-        t["png_dec"] += best_time(lambda: np.asarray(Image.open(io.BytesIO(data))), repeat)
-        for key, mode, d in (("m2", 2, 0), ("m1", 1, 0), ("m2d2", 2, 2)):
+        t["png_enc"] += best_time(lambda: png_bytes(plane), repeat, clock)
+        t["png_dec"] += best_time(lambda: np.asarray(Image.open(io.BytesIO(data))), repeat, clock)
+        for key, mode, d in coders:
             _, payload = lplane.encode_plane(plane, mode=mode, max_error=d)
-            t[key + "_enc"] += best_time(lambda: lplane.encode_plane(plane, mode=mode, max_error=d), repeat)
-            t[key + "_dec"] += best_time(lambda: lplane.decode_plane(mode, payload, w, h, d), repeat)
+            t[key + "_enc"] += best_time(lambda: lplane.encode_plane(plane, mode=mode, max_error=d), repeat, clock)
+            t[key + "_dec"] += best_time(lambda: lplane.decode_plane(mode, payload, w, h, d), repeat, clock)
     return t
 
 
-def main(argv=None) -> int:
-    args = setup_args().parse_args(argv)
-    files = sorted(args.kodak.glob("*.png"))[: args.limit or None]
-    if not files:
-        print(f"no images in {args.kodak}", file=sys.stderr)
-        return 1
-    planes = [rgb_to_plane(np.asarray(Image.open(f).convert("RGB"))) for f in files]
-    lplane.decode_plane(*lplane.encode_plane(planes[0][:8, :8]), 8, 8, 0)  # JIT / cache warm-up
-    table, missing = codec_table()
+def size_tables(files, planes, table, missing):
+    """Print the per-image and mean bpp tables; returns {codec: [bpp per image]}."""
     bpp = {name: [] for name in table}
     for f, plane in zip(files, planes):
         for name, fn in table.items():
@@ -136,14 +133,31 @@ def main(argv=None) -> int:
         ref = "JPEG-LS" if d == 0 else f"JPEG-LS NEAR={d}"
         rel = f"{np.mean(bpp[name]) / np.mean(bpp[ref]) - 1:+.1%}" if ref in bpp else "n/a"
         print(f"| {name} | {np.mean(bpp[name]):.3f} | {rel} |")
+    return bpp
 
-    t = speed(planes, args.repeat)
+
+def main(argv=None) -> int:
+    args = setup_args().parse_args(argv)
+    files = sorted(args.kodak.glob("*.png"))[: args.limit or None]
+    if not files:
+        print(f"no images in {args.kodak}", file=sys.stderr)
+        return 1
+    planes = [rgb_to_plane(np.asarray(Image.open(f).convert("RGB"))) for f in files]
+    lplane.decode_plane(*lplane.encode_plane(planes[0][:8, :8]), 8, 8, 0)  # JIT / cache warm-up
+    table, missing = codec_table()
+    bpp = {}
+    if not args.speed_only:
+        bpp = size_tables(files, planes, table, missing)
+
+    clock = time.thread_time if args.clock == "cpu" else time.perf_counter
+    t = speed(planes, args.repeat, clock)
     mpix = sum(p.size for p in planes) / 1e6
-    print(f"\nSpeed on {len(planes)} planes ({mpix:.2f} MP), best of {args.repeat} runs per image:\n")
+    print(f"\nSpeed on {len(planes)} planes ({mpix:.2f} MP), best of {args.repeat} runs per image, "
+          f"{args.clock} clock:\n")
     print("| coder | encode MP/s | decode MP/s | encode vs PNG | decode vs PNG |")
     print("|---|---|---|---|---|")
     rows = [("Pillow PNG (default level)", "png"), ("graycodec mode 2 lossless", "m2"),
-            ("graycodec mode 1 lossless", "m1"), ("graycodec mode 2, D=2", "m2d2")]
+            ("graycodec mode 1 lossless", "m1")] + [(f"graycodec mode 2, D={d}", f"m2d{d}") for d in NEAR]
     for label, key in rows:
         enc, dec = t[key + "_enc"], t[key + "_dec"]
         print(f"| {label} | {mpix / enc:.1f} | {mpix / dec:.1f} | "
