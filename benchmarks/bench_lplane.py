@@ -162,7 +162,8 @@ def main(argv=None) -> int:
         enc, dec = t[key + "_enc"], t[key + "_dec"]
         print(f"| {label} | {mpix / enc:.1f} | {mpix / dec:.1f} | "
               f"{t['png_enc'] / enc:.2f}× | {t['png_dec'] / dec:.2f}× |")
-    print(f"\n(× = PNG time / graycodec time: above 1 is faster than PNG.) Machine: {platform.processor() or platform.machine()}, "
+    machine = platform.processor() or platform.machine()
+    print(f"\n(× = PNG time / graycodec time: above 1 is faster than PNG.) Machine: {machine}, "
           f"Python {platform.python_version()}")
     if args.json:
         args.json.write_text(json.dumps({"files": [f.name for f in files], "bpp": bpp, "seconds": t,
