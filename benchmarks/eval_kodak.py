@@ -42,7 +42,8 @@ def main(argv=None) -> int:
     except GraycodecError as e:
         print(f"eval_kodak: {e}", file=sys.stderr)
         return e.exit_code
-    print(f"`python benchmarks/eval_kodak.py` — {len(results.images)} images in {time.perf_counter() - t0:.0f} s\n")
+    command = " ".join(["python benchmarks/eval_kodak.py", *(sys.argv[1:] if argv is None else argv)])
+    print(f"`{command}` — {len(results.images)} images in {time.perf_counter() - t0:.0f} s\n")
     print(report.headline_markdown(results))
     for note in results.notes:
         print(f"- note: {note}")
