@@ -247,3 +247,21 @@ def test_bad_alpha_mode():
 def test_forged_plane_payload_names_chunk():
     with pytest.raises(FormatError, match="chunk LPLN: lightness plane"):
         read_gcz(forge((gcz.LPLN, b"garbage"), (gcz.IEND, b""), coding=lplane.MODE_GAP))
+
+
+def test_header_layout_matches_format_md():
+    """Byte offsets of docs/FORMAT.md §1, read with plain struct calls."""
+    import struct
+    import zlib
+
+    data = write_gcz(full_image(max_error=3, coding=lplane.MODE_MED))
+    assert data[:8] == b"\x89GCZ\r\n\x1a\n"
+    assert (data[8], data[9]) == (1, 0)
+    assert struct.unpack_from("<II", data, 10) == (W, H)
+    assert (data[18], data[19], data[20], data[21]) == (1, lplane.MODE_MED, 3, gcz.FLAG_ALPHA)
+    assert data[22:30].hex() == "0123456789abcdef"
+    assert struct.unpack_from("<I", data, 30)[0] == zlib.crc32(data[8:30])
+    ctype, length = struct.unpack_from("<4sI", data, 34)
+    assert ctype == b"LPLN"
+    assert struct.unpack_from("<I", data, 42 + length)[0] == zlib.crc32(data[34:38] + data[42:42 + length])
+    assert data[-12:] == b"IEND" + bytes(4) + struct.pack("<I", zlib.crc32(b"IEND"))
