@@ -7,6 +7,7 @@ from numba import njit
 from ..errors import FormatError
 from ._zstd import compress, decompress_into
 
+
 def alphabet_size(max_error: int) -> int:
     """Number of distinct quantized values M for the near-lossless bound D (256 when lossless)."""
     return (255 + max_error) // (2 * max_error + 1) + 1
