@@ -14,7 +14,6 @@ that want them as objects. Tests inject codecs through ``evaluate(opts, codecs=.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 from dataclasses import asdict, dataclass, field
@@ -38,6 +37,8 @@ from graycodec.evaluation.codecs import (
 )
 from graycodec.evaluation.metrics import FIDELITY_KEYS, Reference, fidelity
 from graycodec.evaluation.report import RECORD_FIELDS, SIZE_KEYS
+from graycodec import imageio
+from graycodec.container import DEFAULT_MAX_PIXELS
 from graycodec.imageio import IMAGE_EXTENSIONS
 
 
@@ -146,16 +147,14 @@ def find_images(inputs: Sequence[Path], max_images: int | None = None) -> list[t
 def load_rgb(path: Path) -> np.ndarray:
     """The image as the viewer sees it: EXIF orientation applied, 8-bit RGB."""
     try:
-        with Image.open(path) as im:
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"), dtype=np.uint8)
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
-        raise ImageInputError(f"{path}: not a readable image ({e})") from e
+        im = imageio.open_image(path, max_pixels=DEFAULT_MAX_PIXELS)
+    except GraycodecError as e:
+        raise type(e)(f"{path}: {e}") from None
+    return np.asarray(ImageOps.exif_transpose(im).convert("RGB"), dtype=np.uint8)
 
 
 def png_size(rgb: np.ndarray) -> int:
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, "PNG")
-    return buf.tell()
+    return len(imageio.image_bytes(Image.fromarray(rgb), "PNG"))
 
 
 # --- one image ---------------------------------------------------------------------------
