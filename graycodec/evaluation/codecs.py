@@ -29,7 +29,7 @@ from graycodec.hints import LEVELS
 HINT_LEVELS = tuple(LEVELS)  # none, low, medium, high
 DEFAULT_HINTS = ("none", "medium")
 DEFAULT_QUALITIES = (5, 10, 20, 30, 40, 50, 60, 75, 90, 95)
-QUALITY_RANGE = (1, 100)
+QUALITY_RANGE = (1, 100)  # what every Pillow lossy format accepts
 
 # name -> (Pillow format, PIL.features name, save options)
 BASELINES: dict[str, tuple[str, str, dict]] = {
@@ -167,6 +167,8 @@ class PillowCodec(Codec):
         self.format, feature, self.options = BASELINES[name]
         if not pillow_supports(feature):
             raise CodecUnavailable(f"{name} skipped: this Pillow cannot write {self.format}")
+        if not qualities:
+            raise ValueError(f"{name}: no qualities to sweep")
         self.settings = tuple(sorted(qualities))
         self._memo = _LastImageMemo()
 
@@ -193,9 +195,9 @@ class PillowCodec(Codec):
         per image for near-lossless files no one compares with.
         """
         size = lambda q: len(self.encode(rgb, q))  # noqa: E731
-        qs = self.settings or QUALITY_RANGE
-        lo = max((q for q in qs if size(q) < target), default=min(qs))
-        hi = min((q for q in qs if size(q) >= target), default=max(qs))
+        qs = self.settings
+        lo = max((q for q in qs if size(q) < target), default=qs[0])
+        hi = min((q for q in qs if size(q) >= target), default=qs[-1])
         if size(lo) >= target:
             return lo
         if size(hi) <= target:

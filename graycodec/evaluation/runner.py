@@ -31,6 +31,7 @@ from graycodec.evaluation.codecs import (
     DEFAULT_HINTS,
     DEFAULT_QUALITIES,
     HINT_LEVELS,
+    QUALITY_RANGE,
     Codec,
     PillowCodec,
     build_codecs,
@@ -72,8 +73,9 @@ class EvalOptions:
         self.hints = tuple(dict.fromkeys(self.hints))
         self.baselines = tuple(dict.fromkeys(self.baselines))
         self.qualities = tuple(sorted(set(int(q) for q in self.qualities)))
-        if any(not 1 <= q <= 100 for q in self.qualities):
-            raise ValueError("qualities must lie in 1..100")
+        lo, hi = QUALITY_RANGE
+        if any(not lo <= q <= hi for q in self.qualities) or (self.baselines and not self.qualities):
+            raise ValueError(f"baseline qualities must be one or more of {lo}..{hi}")
         if self.max_images is not None and self.max_images < 1:
             raise ValueError("--max-images must be at least 1")
         if self.report is not None:
