@@ -205,7 +205,7 @@ def test_no_model_leaves_gray_and_baselines(monkeypatch):
         raise ModelError("no trained model is shipped")
 
     monkeypatch.setattr(predictor.Predictor, "load", classmethod(no_model))
-    codecs, notes = build_codecs(["none", "medium"], ["jpeg"], (50,), api=FakeApi())
+    codecs, notes = build_codecs(["none", "medium"], ["jpeg"], (50,))  # the real codec API
     assert [c.name for c in codecs] == ["gray", "jpeg"]
     assert len(notes) == 1 and "colour rows unavailable" in notes[0] and "\n" not in notes[0]
 

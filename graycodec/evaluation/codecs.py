@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from PIL import Image, features
 
+from graycodec.errors import ModelError
 from graycodec.hints import LEVELS
 
 HINT_LEVELS = tuple(LEVELS)  # none, low, medium, high
@@ -225,7 +226,7 @@ def build_codecs(
 ) -> tuple[list[Codec], list[str]]:
     """The codecs to evaluate, and a note for each one left out.
 
-    ``api`` defaults to ``graycodec.codec``; ``predictor`` to ``Predictor.load(model, device)``
+    ``api`` defaults to ``graycodec.codec``; ``predictor`` to ``api.load_predictor(model, device)``
     (a ModelError leaves graycodec's colour rows out; the gray baseline needs no model).
     """
     if api is None:
@@ -234,8 +235,10 @@ def build_codecs(
     codecs: list[Codec] = []
     notes: list[str] = []
     if predictor is None and hints:
-        predictor, note = _load_predictor(model, device)
-        notes += [note] if note else []
+        try:
+            predictor = api.load_predictor(model, device)
+        except ModelError as e:
+            notes.append(f"graycodec colour rows unavailable: {e}")
     if predictor is not None and hints:
         codecs.append(GraycodecCodec(encoder, hints, predictor))
     codecs.append(GrayBaseline(encoder))
@@ -245,14 +248,3 @@ def build_codecs(
         except CodecUnavailable as e:
             notes.append(str(e))
     return codecs, notes
-
-
-def _load_predictor(model, device):
-    from graycodec.errors import ModelError
-
-    try:
-        from graycodec.predictor import Predictor
-
-        return Predictor.load(model, device=device), None
-    except (ModelError, ImportError) as e:
-        return None, f"graycodec colour rows unavailable: {e}"
