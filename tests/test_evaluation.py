@@ -315,3 +315,15 @@ def test_unreadable_image_is_a_failure_not_a_crash(three_images, monkeypatch, ca
     assert runner.main([str(three_images), "--baselines", "none", "--hints", "none", "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert "failed: broken.png" in err
+
+
+def test_image_figure_rows(tmp_path):
+    rgb = skdata.chelsea()[::8, ::8]
+    gray = np.repeat(color.rgb_to_plane(rgb)[..., None], 3, 2)
+    de94 = np.full(rgb.shape[:2], 5.0, np.float32)
+    shown = {"original": rgb, "gray": (gray, de94), "colour": []}
+    out = tmp_path / "rep"
+    report.prepare_dir(out)
+    assert report.write_image_figure(out, "a/cat.png", shown) == "images/a_cat.png"  # gray row only
+    assert (out / "images" / "a_cat.png").stat().st_size > 0
+    assert report.write_image_figure(out, "x.png", {"original": rgb, "gray": None, "colour": []}) is None
