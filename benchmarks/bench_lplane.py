@@ -1,7 +1,7 @@
 """Lightness plane coding benchmark: bpp of every graycodec mode next to standard codecs on the
 same stored plane, and encode/decode speed against Pillow's PNG in the same run.
 
-    python benchmarks/bench_lplane.py [--kodak DIR] [--limit N] [--repeat R] [--json OUT]
+    python benchmarks/bench_lplane.py [--kodak DIR] [--limit N] [--repeat R] [--threads T] [--json OUT]
 
 The plane of each image is ``color.rgb_to_plane`` of its sRGB pixels (the plane a .gcz stores).
 Every graycodec result is decoded and checked (bit-exact, or within max_error). Speeds are the
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import platform
 import sys
 import time
@@ -20,8 +21,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+import numba
+
 from graycodec import lplane
 from graycodec.color import rgb_to_plane
+from graycodec.lplane import strips
 
 DEFAULT_KODAK = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "kodak"
 NEAR = (1, 2, 3)
@@ -40,6 +44,8 @@ def setup_args() -> argparse.ArgumentParser:
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                     help="time with the wall clock, or with this thread's CPU time (steadier on a shared machine)")
     ap.add_argument("--speed-only", action="store_true", help="skip the size comparison")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="threads for mode 3 (default: numba's thread count, NUMBA_NUM_THREADS)")
     ap.add_argument("--json", type=Path, help="also write all results as JSON here")
     return ap
 
@@ -68,10 +74,12 @@ def webp_size(plane):
 
 def codec_table():
     """name -> (function plane -> bytes, or None with the reason it is missing)."""
-    table = {"graycodec mode 2": lambda p: gcz_size(p, 2, 0), "graycodec mode 1 (MED)": lambda p: gcz_size(p, 1, 0),
+    table = {"graycodec mode 3": lambda p: gcz_size(p, 3, 0), "graycodec mode 2": lambda p: gcz_size(p, 2, 0),
+             "graycodec mode 1 (MED)": lambda p: gcz_size(p, 1, 0),
              "PNG (optimize)": lambda p: len(png_bytes(p, optimize=True)), "WebP lossless": webp_size}
-    for d in NEAR:
-        table[f"graycodec mode 2, D={d}"] = lambda p, d=d: gcz_size(p, 2, d)
+    for mode in (3, 2):
+        for d in NEAR:
+            table[f"graycodec mode {mode}, D={d}"] = lambda p, d=d, mode=mode: gcz_size(p, mode, d)
     missing = {}
     if imagecodecs is not None and imagecodecs.JPEGLS.available:
         table["JPEG-LS"] = lambda p: len(imagecodecs.jpegls_encode(p))
@@ -96,19 +104,33 @@ def best_time(fn, repeat, clock=time.perf_counter):
     return best
 
 
-def speed(planes, repeat, clock=time.perf_counter):
-    """Seconds (best of repeat, summed over images) for graycodec modes and Pillow PNG."""
-    coders = (("m2", 2, 0), ("m1", 1, 0), ("m2d1", 2, 1), ("m2d2", 2, 2), ("m2d3", 2, 3))
-    t = {f"{k}_{op}": 0.0 for k in ["png"] + [c[0] for c in coders] for op in ("enc", "dec")}
+SPEED_ROWS = [  # (label, key, mode, max_error, mode 3 threads: None = the run's count)
+    ("graycodec mode 3 lossless (default)", "m3", 3, 0, None),
+    *[(f"graycodec mode 3, D={d}", f"m3d{d}", 3, d, None) for d in NEAR],
+    ("graycodec mode 3 lossless, 1 thread", "m3t1", 3, 0, 1),
+    ("graycodec mode 2 lossless", "m2", 2, 0, None),
+    *[(f"graycodec mode 2, D={d}", f"m2d{d}", 2, d, None) for d in NEAR],
+    ("graycodec mode 1 lossless", "m1", 1, 0, None),
+]
+
+
+def speed(planes, repeat, clock=time.perf_counter, threads=None):
+    """Seconds (best of repeat, summed over images) for graycodec modes and Pillow PNG; the coders
+    of one image are timed one after the other, so all see about the same machine load."""
+    t = {f"{k}_{op}": 0.0 for k in ["png"] + [r[1] for r in SPEED_ROWS] for op in ("enc", "dec")}
     for plane in planes:
         h, w = plane.shape
         data = png_bytes(plane)
         t["png_enc"] += best_time(lambda: png_bytes(plane), repeat, clock)
         t["png_dec"] += best_time(lambda: np.asarray(Image.open(io.BytesIO(data))), repeat, clock)
-        for key, mode, d in coders:
-            _, payload = lplane.encode_plane(plane, mode=mode, max_error=d)
-            t[key + "_enc"] += best_time(lambda: lplane.encode_plane(plane, mode=mode, max_error=d), repeat, clock)
-            t[key + "_dec"] += best_time(lambda: lplane.decode_plane(mode, payload, w, h, d), repeat, clock)
+        for _, key, mode, d, n in SPEED_ROWS:
+            strips.set_num_threads(n or threads)
+            try:
+                _, payload = lplane.encode_plane(plane, mode=mode, max_error=d)
+                t[key + "_enc"] += best_time(lambda: lplane.encode_plane(plane, mode=mode, max_error=d), repeat, clock)
+                t[key + "_dec"] += best_time(lambda: lplane.decode_plane(mode, payload, w, h, d), repeat, clock)
+            finally:
+                strips.set_num_threads(None)
     return t
 
 
@@ -149,15 +171,25 @@ def main(argv=None) -> int:
     if not args.speed_only:
         bpp = size_tables(files, planes, table, missing)
 
+    if args.clock == "cpu":  # mode 3 works on several threads: one thread's CPU time would miss them
+        print("note: --clock cpu counts the calling thread only; mode 3 rows other than the 1-thread "
+              "one are wall clock figures in disguise and undercount", file=sys.stderr)
     clock = time.thread_time if args.clock == "cpu" else time.perf_counter
-    t = speed(planes, args.repeat, clock)
+    threads = args.threads or None
+    t = speed(planes, args.repeat, clock, threads)
+    strips.set_num_threads(threads)
+    nthreads = strips.num_threads()
+    strips.set_num_threads(None)
+    nstrips = sorted({-(-p.shape[0] // strips.strip_rows(p.shape[0])) for p in planes})
     mpix = sum(p.size for p in planes) / 1e6
     print(f"\nSpeed on {len(planes)} planes ({mpix:.2f} MP), best of {args.repeat} runs per image, "
-          f"{args.clock} clock:\n")
+          f"{args.clock} clock. Mode 3: {nthreads} threads (numba.get_num_threads() = "
+          f"{numba.get_num_threads()}), {'/'.join(map(str, nstrips))} strips per plane; "
+          f"{len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} CPUs, "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} after the run:\n")
     print("| coder | encode MP/s | decode MP/s | encode vs PNG | decode vs PNG |")
     print("|---|---|---|---|---|")
-    rows = [("Pillow PNG (default level)", "png"), ("graycodec mode 2 lossless", "m2"),
-            ("graycodec mode 1 lossless", "m1")] + [(f"graycodec mode 2, D={d}", f"m2d{d}") for d in NEAR]
+    rows = [("Pillow PNG (default level)", "png")] + [(r[0], r[1]) for r in SPEED_ROWS]
     for label, key in rows:
         enc, dec = t[key + "_enc"], t[key + "_dec"]
         print(f"| {label} | {mpix / enc:.1f} | {mpix / dec:.1f} | "
@@ -167,7 +199,8 @@ def main(argv=None) -> int:
           f"Python {platform.python_version()}")
     if args.json:
         args.json.write_text(json.dumps({"files": [f.name for f in files], "bpp": bpp, "seconds": t,
-                                         "megapixels": mpix, "missing": missing}, indent=1))
+                                         "megapixels": mpix, "missing": missing, "mode3_threads": nthreads},
+                                        indent=1))
     return 0
 
 

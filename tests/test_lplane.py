@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from graycodec import lplane
 from graycodec.errors import FormatError
+from graycodec.lplane import gap, strips
 from graycodec.lplane._zstd import get_varint, put_varint
 
 MODES = sorted(lplane.MODE_NAMES)
@@ -112,6 +113,11 @@ def test_real_photos(mode):
             last = len(payload)
 
 
+def test_default_mode_is_strips():
+    assert lplane.DEFAULT_MODE == lplane.MODE_STRIPS == 3
+    assert lplane.encode_plane(PLANES["smooth"])[0] == 3
+
+
 def test_default_mode_beats_med_on_photos():
     for plane in photos().values():
         med = len(lplane.encode_plane(plane, mode=lplane.MODE_MED)[1])
@@ -154,7 +160,7 @@ def test_encode_rejects_bad_arguments():
 
 
 def test_decode_rejects_bad_header_values():
-    _, payload = lplane.encode_plane(PLANES["smooth"])
+    _, payload = lplane.encode_plane(PLANES["smooth"], mode=lplane.MODE_GAP)
     with pytest.raises(FormatError, match="mode"):
         lplane.decode_plane(99, payload, 64, 48, 0)
     with pytest.raises(FormatError, match="size"):
@@ -229,6 +235,159 @@ def test_mode2_stream_table_checked():
         assert "stream" in str(exc)
 
 
+# --- mode 3: independent strips ----------------------------------------------------------
+def strips_roundtrip(plane, max_error, rows):
+    payload = strips.encode(plane, max_error, rows)
+    out = lplane.decode_plane(3, payload, plane.shape[1], plane.shape[0], max_error)
+    assert out.dtype == np.uint8 and out.shape == plane.shape
+    if max_error == 0:
+        np.testing.assert_array_equal(out, plane)
+    else:
+        assert np.abs(out.astype(int) - plane).max() <= max_error
+    return payload
+
+
+def test_strip_rows_rule():
+    assert [strips.strip_rows(h) for h in (1, 2, 255, 511)] == [1, 2, 255, 511]  # one strip
+    assert [strips.strip_rows(h) for h in (512, 513, 768, 1023, 1024)] == [256, 257, 384, 512, 256]
+    assert strips.strip_rows(4000) == 500 and strips.strip_rows(100_000) == 1563  # at most 64 strips
+    for h in (1, 7, 384, 512, 768, 1000, 4000, 12345, 100_000):
+        rows = strips.strip_rows(h)
+        assert 1 <= rows <= h and -(-h // rows) <= strips.MAX_STRIPS
+
+
+@pytest.mark.parametrize("max_error", [0, 1, 3])
+@pytest.mark.parametrize("height", [1, 2, 7, 8, 9, 15, 16, 17, 25])
+def test_strip_boundaries(height, max_error):
+    """Heights just below, at and above multiples of the strip height, every plane kind."""
+    for w in (1, 2, 13):
+        for name in ("random", "smooth", "gradient", "zeros", "checker"):
+            if name == "random":
+                plane = np.random.default_rng(height * w).integers(0, 256, (height, w), dtype=np.uint8)
+            elif name == "smooth":
+                plane = smooth(height, w, height)
+            elif name == "gradient":
+                plane = (np.add.outer(np.arange(height), np.arange(w)) * 5 % 256).astype(np.uint8)
+            elif name == "zeros":
+                plane = np.zeros((height, w), np.uint8)
+            else:
+                plane = ((np.indices((height, w)).sum(0) % 2) * 255).astype(np.uint8)
+            for rows in {1, min(height, 4), min(height, 8), height}:
+                strips_roundtrip(plane, max_error, rows)
+
+
+def test_strips_default_split_roundtrip():
+    """Planes tall enough for 2 and 4 strips with the encoder's own rule, and 1 × N / N × 1."""
+    for shape in ((512, 9), (600, 1), (1030, 3), (1, 1000), (1100, 1)):
+        plane = smooth(*shape)
+        assert strips.decode(strips.encode(plane, 0), shape[1], shape[0], 0).tobytes() == plane.tobytes()
+        for d in (1, 2):
+            out = lplane.decode_plane(*lplane.encode_plane(plane, max_error=d), shape[1], shape[0], d)
+            assert np.abs(out.astype(int) - plane).max() <= d
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(h=st.integers(1, 60), w=st.integers(1, 30), rows=st.integers(1, 60), seed=st.integers(0, 2**32 - 1),
+       max_error=st.sampled_from([0, 0, 1, 2, 3, 7]))
+def test_hypothesis_strips(h, w, rows, seed, max_error):
+    plane = smooth(h, w, seed % 1000) if seed % 2 else np.random.default_rng(seed).integers(0, 256, (h, w), np.uint8)
+    strips_roundtrip(plane, max_error, min(rows, h))
+
+
+def test_strips_independent_of_threads():
+    """The payload does not depend on the thread count, and concurrent callers are safe."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    plane = smooth(70, 40, 3)
+    many = strips.encode(plane, 1, 9)
+    try:
+        strips.set_num_threads(1)
+        assert strips.num_threads() == 1
+        assert strips.encode(plane, 1, 9) == many
+        one = strips.decode(many, 40, 70, 1)
+        strips.set_num_threads(3)
+        assert strips.encode(plane, 1, 9) == many
+        np.testing.assert_array_equal(strips.decode(many, 40, 70, 1), one)
+    finally:
+        strips.set_num_threads(None)
+    with pytest.raises(ValueError):
+        strips.set_num_threads(0)
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda _: strips.decode(many, 40, 70, 1), range(8)))
+    for out in outs:
+        np.testing.assert_array_equal(out, one)
+
+
+@pytest.mark.parametrize("max_error", [0, 2])
+def test_strips_every_truncation_raises(max_error):
+    plane = PLANES["smooth"][:12, :20]
+    payload = strips.encode(plane, max_error, 4)  # three strips: a strip table of two rows
+    for n in range(len(payload)):
+        with pytest.raises(FormatError):
+            lplane.decode_plane(3, payload[:n], 20, 12, max_error)
+    with pytest.raises(FormatError):
+        lplane.decode_plane(3, payload + b"\0", 20, 12, max_error)
+
+
+def test_strips_damaged_payload():
+    plane = PLANES["smooth"][:16, :24]
+    payload = strips.encode(plane, 0, 5)
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        bad = bytearray(payload)
+        for i in rng.integers(0, len(bad), rng.integers(1, 4)):
+            bad[i] ^= int(rng.integers(1, 256))
+        try:
+            out = lplane.decode_plane(3, bytes(bad), 24, 16, 0)
+        except FormatError:
+            continue
+        assert out.shape == (16, 24) and out.dtype == np.uint8
+
+
+def test_strips_header_checked():
+    plane = PLANES["smooth"][:12, :20]
+    payload = strips.encode(plane, 0, 4)
+    rows, pos = get_varint(payload, 0, "x")
+    assert rows == 4
+    for bad_rows in (0, 13, 1000):
+        with pytest.raises(FormatError, match="strip height"):
+            lplane.decode_plane(3, put_varint(bad_rows) + payload[pos:], 20, 12, 0)
+    # strip table: the first strip's counts must add up to its 4 × 20 pixels
+    head = [get_varint(payload, pos, "x")]
+    p = pos
+    for _ in range(32):
+        _, p = get_varint(payload, p, "x")
+    counts = []
+    q = p
+    for _ in range(32):
+        c, q = get_varint(payload, q, "x")
+        counts.append(c)
+    assert sum(counts[:16]) == 80 and sum(counts[16:]) == 80 and head
+    k = next(i for i, c in enumerate(counts[:16]) if c > 0)
+    wrong = counts.copy()
+    wrong[k] -= 1
+    table = b"".join(put_varint(c) for c in wrong)
+    with pytest.raises(FormatError, match="add up"):
+        lplane.decode_plane(3, payload[:p] + table + payload[q:], 20, 12, 0)
+    wrong = counts.copy()  # both listed strips sum right, but use more of a stream than exists
+    wrong[k] -= 1
+    wrong[16 + k] += 1
+    j = next(i for i in range(16) if i != k and counts[16 + i] > 0 and i not in (k,))
+    wrong[16 + j] -= 1
+    wrong[j] += 1
+    table = b"".join(put_varint(c) for c in wrong)
+    with pytest.raises(FormatError):
+        lplane.decode_plane(3, payload[:p] + table + payload[q:], 20, 12, 0)
+    with pytest.raises(FormatError, match="mode 3"):
+        lplane.decode_plane(3, put_varint(4) + b"\x00" * 40, 20, 12, 0)
+
+
+def test_one_strip_is_mode2_with_a_header():
+    for plane in (PLANES["smooth"], PLANES["1xN"], PLANES["Nx1"]):
+        for d in (0, 2):
+            assert strips.encode(plane, d, plane.shape[0]) == put_varint(plane.shape[0]) + gap.encode(plane, d)
+
+
 def test_varint_roundtrip():
     for n in (0, 1, 127, 128, 300, 2**21, 2**32 - 1, 2**35 - 1):
         enc = put_varint(n)
@@ -267,6 +426,24 @@ GOLDEN = [  # (mode, max_error, sha256 of the decoded plane, payload hex)
         "201ce1000003010a0808070408030104020000040b0b090100020004000111040128b52ffd205915020092850f11406b"
         "e201c87cc48539017e8c27a5dca61de5ce88703482f37881985c6e35186c3b354326f9774223c2e59bae3135ebfec906"
         "074829584e19ad7abe352000"),
+    (3, 0, "fcb5b52e5e53bb1e870aa2347b4edb686ffd3c5dc3d2490be1510be076000cdd",  # strips of 5 rows
+        "05030c000000000000010a020b010a030c030c071009120d16131c1a23192250590100000000000102010203060d0f0c"
+        "1801000000000100010103050403070a2c28b52ffd2003190000ffa62028b52ffd20010900001c28b52ffd2002110000"
+        "1bee28b52ffd20010900001f28b52ffd20031900000e0a8f28b52ffd2003190000070e2528b52ffd2007390000031246"
+        "160c1a0128b52ffd2009490000002f130205040c040228b52ffd200d6900001605141b1c0f832200010be52328b52ffd"
+        "20139900000137100e06141d050a0a1b0e1510070eb5120428b52ffd201ad10000104508131103061d142c3f1a1eff18"
+        "6c071028011f002a1a0f0c28b52ffd2019c900000e424a1914342e2e1d2f12010bea151a0227280005020f081928b52f"
+        "fd2050810200661907051e041308192d092d1f290a18150c0a000b0b5cf13b0e086d55495317041342051d0f12620729"
+        "3e4c8b3c34430242263f0324210b1f04151e011310081a0407015e1642530856ca0b271b0bc8"),
+    (3, 2, "f001b068d41a156952d0d31ba14b867da5ed8033445779583306c6dfee90d713",
+        "05030c000000000000010a020b010a040d020b08110a13111a0f181a231c254b460100000000010002020203090c0f0e"
+        "1301000000000001010003050602060b2c28b52ffd200319000033220628b52ffd20010900000628b52ffd2002110000"
+        "062f28b52ffd20010900000628b52ffd200421000002021c0928b52ffd2002110000020328b52ffd2008410000000a0e"
+        "030100030028b52ffd200a5100000403030400020100010628b52ffd2011890000000103020400010603190800000002"
+        "032e28b52ffd200f790000020a0701010304040509010404022328b52ffd201ad100000502040f030104010506030409"
+        "3301160102010501070504030028b52ffd201ce1000003010a0808070408030104020000022f06070304000200010102"
+        "000628b52ffd204bed0100b2440e1110e5e818008001a26c545b04e45ba184a449a11e606d5129fe82dbbd619e011a09"
+        "6764307aca3b2ce70c89b4879909ecb5a1ae5879569d1100"),
 ]
 
 
@@ -280,5 +457,9 @@ def test_golden_payloads_decode(mode, max_error, digest, payload):
     assert np.abs(out.astype(int) - plane).max() <= max_error
     if max_error == 0:  # the encoder still makes a payload that decodes to the same plane
         np.testing.assert_array_equal(out, plane)
+    if mode == 3:  # the golden payloads of mode 3 use strips of 5 rows (the encoder's default: 1 strip)
+        again = strips.encode(plane, max_error, 5)
+        np.testing.assert_array_equal(lplane.decode_plane(3, again, 16, 12, max_error), out)
+        return
     again, payload2 = lplane.encode_plane(plane, max_error=max_error, mode=mode)
     np.testing.assert_array_equal(lplane.decode_plane(again, payload2, 16, 12, max_error), out)

@@ -6,13 +6,15 @@
     mode 1 (med):       q = (x + D) // (2D + 1) ─MED prediction─▶ residual mod M ─▶ one zstd frame
     mode 2 (gap-ctx16): GAP prediction ─texture/activity context bias correction─▶ error,
                         quantized in the loop when D ≥ 1 ─folded to 0..hi-lo─▶ 16 streams by
-                        local activity ─▶ one zstd frame each (default mode)
+                        local activity ─▶ one zstd frame each
+    mode 3 (gap-strips): mode 2 on independent strips of rows sharing the 16 streams, so strips
+                        are coded on several threads (default mode; lplane.strips)
 
 Every mode id ever written stays decodable (docs/FORMAT.md §4 specifies them bit-exactly).
-Decoding is sequential (each prediction needs the pixels decoded just before), so the pixel
-loops are compiled with numba: it is made for exactly this (tight integer loops over numpy
-arrays), well kept, already a dependency, and ``cache=True`` keeps the JIT cost to the first
-run on a machine. The kernels check every stream read themselves (numba does no bounds checks),
+Decoding a strip is sequential (each prediction needs the pixels decoded just before; mode 3
+decodes its strips in parallel), so the pixel loops are compiled with numba: it is made for
+exactly this (tight integer loops over numpy arrays), well kept, already a dependency, and
+``cache=True`` keeps the JIT cost to the first run on a machine. The kernels check every stream read themselves (numba does no bounds checks),
 so damaged payloads raise :class:`FormatError` and never read or write out of bounds.
 """
 from __future__ import annotations
@@ -22,14 +24,15 @@ import operator
 import numpy as np
 
 from ..errors import FormatError
-from . import gap, med
+from . import gap, med, strips
 
 MODE_MED = 1  # median edge detector (LOCO-I) prediction, one zstd stream
 MODE_GAP = 2  # GAP prediction, texture/energy bias correction, 16 activity streams
-DEFAULT_MODE = MODE_GAP
-MODE_NAMES = {MODE_MED: "med", MODE_GAP: "gap-ctx16"}
+MODE_STRIPS = 3  # mode 2 on independent strips of rows (parallel coding), shared streams
+DEFAULT_MODE = MODE_STRIPS
+MODE_NAMES = {MODE_MED: "med", MODE_GAP: "gap-ctx16", MODE_STRIPS: "gap-strips"}
 MAX_ERROR_LIMIT = 64  # largest accepted max_error (near-lossless bound)
-_MODULES = {MODE_MED: med, MODE_GAP: gap}
+_MODULES = {MODE_MED: med, MODE_GAP: gap, MODE_STRIPS: strips}
 
 
 def encode_plane(plane: np.ndarray, *, max_error: int = 0, mode: int | None = None) -> tuple[int, bytes]:

@@ -1,0 +1,224 @@
+"""Mode 3 (``gap-strips``): mode 2's coder applied to independent horizontal strips, so that
+strips are encoded and decoded in parallel; the 16 activity streams stay shared by all strips.
+
+The bitstream is specified in docs/FORMAT.md §4. Each strip is coded exactly as mode 2 codes a
+whole plane (:func:`gap._gap_kernel` is reused unchanged: fresh bias tables, the first row of
+the strip predicted from the constant rows of 128 above it), and appends its values to the same
+16 streams in strip order; the payload records how many values of each stream every strip but
+the last one used, so that each strip knows where its values start.
+
+Parallelism: the strip kernels are compiled with ``nogil=True`` and run on the calling thread
+plus a small thread pool (:func:`num_threads` in all: ``numba.config.NUMBA_NUM_THREADS``, the
+CPU count unless the environment variable NUMBA_NUM_THREADS says otherwise), as is the zstd
+(de)compression of the 16 streams, which also releases the GIL. Python threads rather than
+numba's ``parallel=True``: safe when callers use threads of their own or fork (numba's OpenMP
+layer is not fork-safe and its workqueue layer not thread-safe), and the work items (a strip,
+a group of streams) are large enough for a thread pool. The payload does not depend on the
+thread count.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+from numba import njit
+
+from ..errors import FormatError
+from ._zstd import compress_stream, decompress_into, get_varint, put_varint
+from .gap import N_STREAMS, _gap_kernel, _kernel_tables, _split_streams
+
+# Each strip restarts the context model (bias tables) and codes its first row without rows
+# above: on the 24 Kodak planes, lossless, strips of 64 / 128 / 256 rows cost +0.066 / +0.031 /
+# +0.012 bpp over mode 2 (one strip). At least 256 rows keeps the cost near 0.01 bpp and still
+# gives 2 strips to a 768 × 512 plane (2 threads) and 8 to a 4000-row one.
+MIN_STRIP_ROWS = 256  # the encoder's strips have at least this many rows (or the plane's height)
+MAX_STRIPS = 64
+
+
+def strip_rows(height: int) -> int:
+    """The encoder's strip height: the plane split into the largest power of two (≤ 64) of strips
+    of at least MIN_STRIP_ROWS rows (powers of two share out evenly on 2, 4, 8... threads)."""
+    n = 1
+    while 2 * n <= MAX_STRIPS and height // (2 * n) >= MIN_STRIP_ROWS:
+        n *= 2
+    return -(-height // n)
+
+
+# --- thread pool ---------------------------------------------------------------------------
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+_threads: int | None = None  # set_num_threads() override
+
+
+def num_threads() -> int:
+    """Threads used for one plane: :func:`set_num_threads`, else ``numba.config.NUMBA_NUM_THREADS``
+    (the CPU count unless the environment variable NUMBA_NUM_THREADS says otherwise)."""
+    return _threads or max(1, int(numba.config.NUMBA_NUM_THREADS))
+
+
+def set_num_threads(n: int | None) -> None:
+    """Use n threads (1: everything on the calling thread); None: back to the default."""
+    global _threads
+    if n is not None and n < 1:
+        raise ValueError(f"thread count must be at least 1, got {n}")
+    _threads = n
+
+
+def _map(fn, items):
+    """[fn(i) for i in items]: the first item on the calling thread, the others on the pool."""
+    items = list(items)
+    if len(items) < 2 or num_threads() < 2:
+        return [fn(i) for i in items]
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < num_threads() - 1:
+            _pool = ThreadPoolExecutor(num_threads() - 1, thread_name_prefix="lplane")
+        pool = _pool
+    futures = [pool.submit(fn, i) for i in items[1:]]
+    try:
+        first = fn(items[0])
+    finally:
+        for f in futures:  # wait for all, so no task outlives the call (an error is raised below)
+            f.exception()
+    return [first] + [f.result() for f in futures]
+
+
+def _groups(sizes, n):
+    """Indices of ``sizes`` in at most n groups of similar total size (largest first, greedy)."""
+    groups = [[] for _ in range(max(1, min(n, len(sizes))))]
+    load = [0] * len(groups)
+    for i in sorted(range(len(sizes)), key=lambda i: -sizes[i]):
+        g = load.index(min(load))
+        groups[g].append(i)
+        load[g] += sizes[i]
+    return [g for g in groups if g]
+
+
+def _forget_pool():  # a forked child has none of the parent's threads
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+# --- kernels -------------------------------------------------------------------------------
+@njit(nogil=True, cache=True)
+def _encode_strip(plane, y0, y1, step, lut, vals, cls, counts):  # pragma: no cover - compiled
+    """Code rows y0..y1-1 of plane: values and classes to vals/cls[y0·W : y1·W], counts[k] += 1."""
+    w = plane.shape[1]
+    h = y1 - y0
+    wp = w + 3
+    buf = np.empty((h + 2) * wp, np.uint8)
+    for y in range(h):
+        for x in range(w):
+            buf[(y + 2) * wp + x + 2] = plane[y0 + y, x]
+    v = vals[y0 * w:y1 * w]
+    c = cls[y0 * w:y1 * w]
+    none = np.zeros(N_STREAMS, np.int64)
+    _gap_kernel(buf, h, w, step, lut, v, c, v, none, none, False)
+    for i in range(c.shape[0]):
+        counts[c[i]] += 1
+
+
+@njit(nogil=True, cache=True)
+def _decode_strip(out, y0, y1, step, lut, data, starts, ends):  # pragma: no cover - compiled
+    """Decode rows y0..y1-1 into out; stream k of the strip is data[starts[k]:ends[k]]. 0 or < 0."""
+    w = out.shape[1]
+    h = y1 - y0
+    wp = w + 3
+    buf = np.empty((h + 2) * wp, np.uint8)
+    rc = _gap_kernel(buf, h, w, step, lut, data, data, data, starts, ends, True)
+    if rc == 0:
+        out[y0:y1, :] = buf.reshape((h + 2, wp))[2:, 2:w + 2]
+    return rc
+
+
+# --- payload -------------------------------------------------------------------------------
+def encode(plane: np.ndarray, max_error: int, rows: int | None = None) -> bytes:
+    height, width = plane.shape
+    rows = strip_rows(height) if rows is None else rows
+    if not 1 <= rows <= height:
+        raise ValueError(f"strip height must be in 1..{height}, got {rows}")
+    nstrips = -(-height // rows)
+    step, lut = _kernel_tables(max_error)
+    plane = np.ascontiguousarray(plane)
+    vals = np.empty(plane.size, np.uint8)
+    cls = np.empty(plane.size, np.uint8)
+    counts = np.zeros((nstrips, N_STREAMS), np.int64)
+
+    def strip(s):
+        _encode_strip(plane, s * rows, min(height, (s + 1) * rows), step, lut, vals, cls, counts[s])
+
+    _map(strip, range(nstrips))
+    out, off = _split_streams(vals, cls, N_STREAMS)  # stable: each stream holds its strips in order
+    del vals, cls
+    frames = [b""] * N_STREAMS
+
+    def pack(group):
+        for k in group:
+            frames[k] = compress_stream(out[off[k]:off[k + 1]])
+
+    _map(pack, _groups([int(off[k + 1] - off[k]) for k in range(N_STREAMS)], num_threads()))
+    head = [put_varint(rows)]
+    head += [put_varint(int(off[k + 1] - off[k])) + put_varint(len(f)) for k, f in enumerate(frames)]
+    head += [put_varint(int(n)) for n in counts[:-1].reshape(-1)]
+    return b"".join(head) + b"".join(frames)
+
+
+def decode(payload: bytes, width: int, height: int, max_error: int) -> np.ndarray:
+    what = "mode 3 header"
+    rows, pos = get_varint(payload, 0, what)
+    if not 1 <= rows <= height:
+        raise FormatError(f"lightness plane: mode 3 strip height {rows} outside 1..{height}")
+    nstrips = -(-height // rows)
+    raw = np.zeros(N_STREAMS, np.int64)
+    comp = []
+    for k in range(N_STREAMS):
+        raw[k], pos = get_varint(payload, pos, what)
+        n, pos = get_varint(payload, pos, what)
+        comp.append(n)
+    if int(raw.sum()) != width * height:
+        raise FormatError("lightness plane: mode 3 stream lengths do not add up to the pixel count")
+    if nstrips - 1 > (len(payload) - pos) // N_STREAMS:  # each strip count takes at least one byte
+        raise FormatError("lightness plane: mode 3 strip table truncated")
+    counts = np.zeros((nstrips, N_STREAMS), np.int64)
+    for s in range(nstrips - 1):
+        for k in range(N_STREAMS):
+            counts[s, k], pos = get_varint(payload, pos, "mode 3 strip table")
+        if int(counts[s].sum()) != rows * width:
+            raise FormatError(f"lightness plane: mode 3 strip {s} counts do not add up to its pixel count")
+    counts[-1] = raw - counts[:-1].sum(axis=0)
+    if (counts[-1] < 0).any():
+        raise FormatError("lightness plane: mode 3 strip counts exceed the stream lengths")
+    if pos + sum(comp) != len(payload):
+        raise FormatError("lightness plane: mode 3 compressed lengths do not match the payload size")
+    data = np.empty(width * height, np.uint8)
+    off = np.zeros(N_STREAMS + 1, np.int64)
+    off[1:] = np.cumsum(raw)
+    frame_at = [pos + int(n) for n in np.concatenate([[0], np.cumsum(comp)])]
+
+    def unpack(group):
+        for k in group:
+            decompress_into(view[frame_at[k]:frame_at[k + 1]], data[off[k]:off[k + 1]], f"mode 3 stream {k}")
+
+    view = memoryview(payload)
+    _map(unpack, _groups([int(n) for n in raw], num_threads()))
+    starts = off[:-1] + np.cumsum(counts, axis=0) - counts  # (strip, stream) -> first value
+    ends = starts + counts
+    step, lut = _kernel_tables(max_error)
+    out = np.empty((height, width), np.uint8)
+
+    def strip(s):
+        return _decode_strip(out, s * rows, min(height, (s + 1) * rows), step, lut, data, starts[s], ends[s])
+
+    rcs = _map(strip, range(nstrips))
+    rc = min(rcs)
+    if rc:
+        why = {-1: "a stream ended early", -2: "a value outside the alphabet", -3: "a stream has unused values"}
+        raise FormatError(f"lightness plane: mode 3 data inconsistent ({why[rc]})")
+    return out
