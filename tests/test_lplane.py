@@ -318,6 +318,26 @@ def test_strips_independent_of_threads():
         np.testing.assert_array_equal(out, one)
 
 
+def _decode_in_child(payload):
+    return strips.decode(payload, 40, 70, 0).tobytes()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_strips_after_fork():
+    """A child forked after the parent used the thread pool decodes on a pool of its own."""
+    import multiprocessing
+
+    plane = smooth(70, 40, 5)
+    payload = strips.encode(plane, 0, 16)
+    try:
+        strips.set_num_threads(2)
+        strips.decode(payload, 40, 70, 0)  # the parent's pool exists now
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            assert pool.apply_async(_decode_in_child, (payload,)).get(timeout=120) == plane.tobytes()
+    finally:
+        strips.set_num_threads(None)
+
+
 @pytest.mark.parametrize("max_error", [0, 2])
 def test_strips_every_truncation_raises(max_error):
     plane = PLANES["smooth"][:12, :20]

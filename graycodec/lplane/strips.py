@@ -48,7 +48,8 @@ def strip_rows(height: int) -> int:
 
 
 # --- thread pool ---------------------------------------------------------------------------
-_pool: ThreadPoolExecutor | None = None
+_pool: ThreadPoolExecutor | None = None  # num_threads() - 1 workers; the caller is the other one
+_pool_size = 0
 _pool_lock = threading.Lock()
 _threads: int | None = None  # set_num_threads() override
 
@@ -72,10 +73,13 @@ def _map(fn, items):
     items = list(items)
     if len(items) < 2 or num_threads() < 2:
         return [fn(i) for i in items]
-    global _pool
+    global _pool, _pool_size
     with _pool_lock:
-        if _pool is None or _pool._max_workers < num_threads() - 1:
-            _pool = ThreadPoolExecutor(num_threads() - 1, thread_name_prefix="lplane")
+        if _pool is None or _pool_size < num_threads() - 1:
+            if _pool is not None:  # too small: it finishes its tasks, then its threads end
+                _pool.shutdown(wait=False)
+            _pool_size = num_threads() - 1
+            _pool = ThreadPoolExecutor(_pool_size, thread_name_prefix="lplane")
         pool = _pool
     futures = [pool.submit(fn, i) for i in items[1:]]
     try:
@@ -98,8 +102,8 @@ def _groups(sizes, n):
 
 
 def _forget_pool():  # a forked child has none of the parent's threads
-    global _pool, _pool_lock
-    _pool, _pool_lock = None, threading.Lock()
+    global _pool, _pool_size, _pool_lock
+    _pool, _pool_size, _pool_lock = None, 0, threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
