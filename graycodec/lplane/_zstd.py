@@ -42,13 +42,14 @@ def _entropy_bits(data: np.ndarray) -> float:
     return float(-(prob * np.log2(prob)).sum())
 
 
-def compress_stream(data: np.ndarray) -> bytes:
-    """The smaller of the literal-only frame and, for low-entropy streams, an optimal-parser one."""
+def compress_stream(data: np.ndarray, deep_below: float = _DEEP_BELOW_BITS) -> bytes:
+    """The smaller of the literal-only frame and, for low-entropy streams, an optimal-parser one
+    (the deeper search below ``deep_below`` bits/value)."""
     frame = compress(data)
     if data.size >= 64:
         bits = _entropy_bits(data)
         if bits < _OPTIMAL_BELOW_BITS:
-            other = compress(data, _ZSTD_OPTIMAL_DEEP if bits < _DEEP_BELOW_BITS else _ZSTD_OPTIMAL)
+            other = compress(data, _ZSTD_OPTIMAL_DEEP if bits < deep_below else _ZSTD_OPTIMAL)
             if len(other) < len(frame):
                 frame = other
     return frame
