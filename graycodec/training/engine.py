@@ -248,30 +248,32 @@ def fit(args, ctx: distributed.Dist, device: torch.device, workdir: Path) -> dic
     bar = tqdm(total=args.steps, initial=step, desc="train", unit="step", disable=not ctx.is_main)
     t_start, seen = time.time(), 0
     model.train()
-    while step < args.steps:
-        rng = np.random.default_rng([args.seed, step] if not ctx.enabled else [args.seed, step, ctx.rank])
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
-        crops = random_crops(cache, per_rank, args.size, rng).to(device, non_blocking=True)
-        lab = rgb_to_lab_torch(crops.float() / 255.0).contiguous(memory_format=torch.channels_last)
-        loss = distributed.mean(train_step(model, opt, lab, rng, args.hint_fraction, use_bf16), ctx, device)
-        step += 1
-        seen += args.batch_size
-        ips = seen / (time.time() - t_start)
-        if not ctx.is_main:
-            continue
-        bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{ips:.1f}")
-        bar.update(1)
-        log.write(json.dumps({"step": step, "loss": loss, "lr": opt.param_groups[0]["lr"],
-                              "images_per_s": ips, "time": time.time()}) + "\n")
-        if step % args.val_every == 0 or step == args.steps:
-            best = validate_step(net, device, val, base, step, best, workdir, log)
-        if step % args.ckpt_every == 0 or step == args.steps:
-            save_checkpoint(workdir / "last.ckpt", net, opt, step, best, args)
-        log.flush()
-    bar.close()
-    if log is not None:
-        log.close()
+    try:  # an interrupted run (Ctrl-C) still closes its progress bar and log
+        while step < args.steps:
+            rng = np.random.default_rng([args.seed, step] if not ctx.enabled else [args.seed, step, ctx.rank])
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
+            crops = random_crops(cache, per_rank, args.size, rng).to(device, non_blocking=True)
+            lab = rgb_to_lab_torch(crops.float() / 255.0).contiguous(memory_format=torch.channels_last)
+            loss = distributed.mean(train_step(model, opt, lab, rng, args.hint_fraction, use_bf16), ctx, device)
+            step += 1
+            seen += args.batch_size
+            ips = seen / (time.time() - t_start)
+            if not ctx.is_main:
+                continue
+            bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{ips:.1f}")
+            bar.update(1)
+            log.write(json.dumps({"step": step, "loss": loss, "lr": opt.param_groups[0]["lr"],
+                                  "images_per_s": ips, "time": time.time()}) + "\n")
+            if step % args.val_every == 0 or step == args.steps:
+                best = validate_step(net, device, val, base, step, best, workdir, log)
+            if step % args.ckpt_every == 0 or step == args.steps:
+                save_checkpoint(workdir / "last.ckpt", net, opt, step, best, args)
+            log.flush()
+    finally:
+        bar.close()
+        if log is not None:
+            log.close()
     return {"model": net, "best": best, "baselines": base, "photos": len(cache),
             "seconds": time.time() - t_start, "device": str(device), "world": ctx.world}
 
