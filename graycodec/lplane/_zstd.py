@@ -1,6 +1,8 @@
 """The zstd stage of the plane coders: frames checked against their expected size, and varints."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import zstandard
 
@@ -55,6 +57,16 @@ def compress_stream(data: np.ndarray, deep_below: float = _DEEP_BELOW_BITS) -> b
     return frame
 
 
+_local = threading.local()  # one decompression context per thread (a context is not thread-safe)
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    d = getattr(_local, "dctx", None)
+    if d is None:
+        d = _local.dctx = zstandard.ZstdDecompressor()
+    return d
+
+
 def decompress_into(frame: bytes, out: np.ndarray, what: str) -> None:
     """Decompress one zstd frame into ``out`` after checking it declares exactly ``out.size`` bytes."""
     size = out.size
@@ -69,7 +81,7 @@ def decompress_into(frame: bytes, out: np.ndarray, what: str) -> None:
     if declared != size:  # also rejects an unknown content size
         raise FormatError(f"lightness plane: {what}: zstd frame declares {declared} bytes, expected {size}")
     try:
-        raw = zstandard.ZstdDecompressor().decompress(frame, max_output_size=size, allow_extra_data=False)
+        raw = _decompressor().decompress(frame, max_output_size=size, allow_extra_data=False)
     except zstandard.ZstdError as exc:
         raise FormatError(f"lightness plane: {what}: corrupt zstd data ({exc})") from None
     if len(raw) != size:
@@ -97,3 +109,17 @@ def get_varint(data: bytes, pos: int, what: str) -> tuple[int, int]:
         if not byte & 0x80:
             return value, pos + i + 1
     raise FormatError(f"lightness plane: {what} has an over-long varint")
+
+
+def get_varints(data: bytes, pos: int, n: int, what: str) -> tuple[list[int], int]:
+    """n varints from pos: ``get_varint`` n times (the same values and errors), one-byte ones inline."""
+    out = []
+    size = len(data)
+    for _ in range(n):
+        if pos < size and data[pos] < 0x80:
+            out.append(data[pos])
+            pos += 1
+        else:
+            value, pos = get_varint(data, pos, what)
+            out.append(value)
+    return out, pos

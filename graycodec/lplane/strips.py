@@ -18,6 +18,7 @@ thread count.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import FormatError
-from ._zstd import compress_stream, decompress_into, get_varint, put_varint
+from ._zstd import compress_stream, decompress_into, get_varint, get_varints, put_varint
 from .gap import N_STREAMS, _gap_kernel, _kernel_tables, _split_streams
 
 # Each strip restarts the context model (bias tables) and codes its first row without rows
@@ -184,47 +185,73 @@ def decode(payload: bytes, width: int, height: int, max_error: int) -> np.ndarra
     if not 1 <= rows <= height:
         raise FormatError(f"lightness plane: mode 3 strip height {rows} outside 1..{height}")
     nstrips = -(-height // rows)
-    raw = np.zeros(N_STREAMS, np.int64)
-    comp = []
-    for k in range(N_STREAMS):
-        raw[k], pos = get_varint(payload, pos, what)
-        n, pos = get_varint(payload, pos, what)
-        comp.append(n)
-    if int(raw.sum()) != width * height:
+    head, pos = get_varints(payload, pos, 2 * N_STREAMS, what)  # (values, compressed bytes) per stream
+    raw, comp = head[0::2], head[1::2]
+    if sum(raw) != width * height:
         raise FormatError("lightness plane: mode 3 stream lengths do not add up to the pixel count")
     if nstrips - 1 > (len(payload) - pos) // N_STREAMS:  # each strip count takes at least one byte
         raise FormatError("lightness plane: mode 3 strip table truncated")
-    counts = np.zeros((nstrips, N_STREAMS), np.int64)
+    table = []
     for s in range(nstrips - 1):
-        for k in range(N_STREAMS):
-            counts[s, k], pos = get_varint(payload, pos, "mode 3 strip table")
-        if int(counts[s].sum()) != rows * width:
+        row, pos = get_varints(payload, pos, N_STREAMS, "mode 3 strip table")
+        if sum(row) != rows * width:
             raise FormatError(f"lightness plane: mode 3 strip {s} counts do not add up to its pixel count")
-    counts[-1] = raw - counts[:-1].sum(axis=0)
+        table.append(row)
+    counts = np.empty((nstrips, N_STREAMS), np.int64)
+    counts[:-1] = np.array(table, np.int64).reshape(-1, N_STREAMS)
+    counts[-1] = np.array(raw, np.int64) - counts[:-1].sum(axis=0)
     if (counts[-1] < 0).any():
         raise FormatError("lightness plane: mode 3 strip counts exceed the stream lengths")
     if pos + sum(comp) != len(payload):
         raise FormatError("lightness plane: mode 3 compressed lengths do not match the payload size")
     data = np.empty(width * height, np.uint8)
-    off = np.zeros(N_STREAMS + 1, np.int64)
-    off[1:] = np.cumsum(raw)
-    frame_at = [pos + int(n) for n in np.concatenate([[0], np.cumsum(comp)])]
-
-    def unpack(group):
-        for k in group:
-            decompress_into(view[frame_at[k]:frame_at[k + 1]], data[off[k]:off[k + 1]], f"mode 3 stream {k}")
-
-    view = memoryview(payload)
-    _map(unpack, _groups([int(n) for n in raw], num_threads()))
-    starts = off[:-1] + np.cumsum(counts, axis=0) - counts  # (strip, stream) -> first value
+    off = [0, *itertools.accumulate(raw)]
+    frame_at = list(itertools.accumulate(comp, initial=pos))
+    starts = np.array(off[:-1], np.int64) + np.cumsum(counts, axis=0) - counts  # (strip, stream) -> 1st value
     ends = starts + counts
     step, lut = _kernel_tables(max_error)
     out = np.empty((height, width), np.uint8)
+    view = memoryview(payload)
+    groups = [[k] for k in sorted(range(N_STREAMS), key=lambda k: -raw[k])]  # largest first
+    rcs = [0] * nstrips
+    # One hand-off to the pool for both steps: each thread claims streams to decompress (largest
+    # first, so the threads finish together), waits until all are (every strip reads all 16
+    # streams), then claims strips to decode. Work is claimed, never assigned, so a thread only
+    # ever waits on work that a running thread holds: no deadlock when the pool is busy with
+    # other calls (the calling thread then does it all).
+    lock = threading.Lock()
+    state = [0, 0, len(groups)]  # next group, next strip, groups not finished
+    unpacked = threading.Event()
+    errors = []
 
-    def strip(s):
-        return _decode_strip(out, s * rows, min(height, (s + 1) * rows), step, lut, data, starts[s], ends[s])
+    def claim(i):
+        with lock:
+            n = state[i]
+            state[i] = n + 1
+        return n
 
-    rcs = _map(strip, range(nstrips))
+    def work(_):
+        while (g := claim(0)) < len(groups):
+            try:
+                for k in groups[g]:
+                    decompress_into(view[frame_at[k]:frame_at[k + 1]], data[off[k]:off[k + 1]],
+                                    f"mode 3 stream {k}")
+            except BaseException as exc:
+                errors.append(exc)
+                unpacked.set()
+                return
+            with lock:
+                state[2] -= 1
+                if state[2] == 0:
+                    unpacked.set()
+        unpacked.wait()
+        while not errors and (s := claim(1)) < nstrips:
+            y1 = min(height, (s + 1) * rows)
+            rcs[s] = _decode_strip(out, s * rows, y1, step, lut, data, starts[s], ends[s])
+
+    _map(work, range(num_threads()))
+    if errors:
+        raise errors[0]
     rc = min(rcs)
     if rc:
         why = {-1: "a stream ended early", -2: "a value outside the alphabet", -3: "a stream has unused values"}
