@@ -489,3 +489,71 @@ def test_golden_payloads_decode(mode, max_error, digest, payload):
         return
     again, payload2 = lplane.encode_plane(plane, max_error=max_error, mode=mode)
     np.testing.assert_array_equal(lplane.decode_plane(again, payload2, 16, 12, max_error), out)
+
+
+# --- the fast decoder computes what the reference kernel computes -------------------------
+def reference_decode(h, w, max_error, data, starts, ends):
+    step, lut = gap._kernel_tables(max_error)
+    buf = np.empty((h + 2) * (w + 3), np.uint8)
+    rc = gap._gap_kernel(buf, h, w, step, lut, data, data, data, starts, ends, True)
+    return rc, buf
+
+
+def fast_decode(h, w, max_error, data, starts, ends):
+    step, lut = gap._kernel_tables(max_error)
+    padded = np.concatenate([data, np.zeros(gap.decode_padding(w), np.uint8)])
+    buf = np.empty((h + 2) * (w + 3), np.uint8)
+    rc = gap._gap_decode(buf, h, w, step, lut, padded, starts, ends)
+    return rc, buf
+
+
+def mode2_streams(plane, max_error):
+    """The 16 raw streams of a mode 2 payload, back to back, and where each starts and ends."""
+    step, lut = gap._kernel_tables(max_error)
+    h, w = plane.shape
+    buf = np.empty((h + 2, w + 3), np.uint8)
+    buf[2:, 2:w + 2] = plane
+    vals, cls = np.empty(plane.size, np.uint8), np.empty(plane.size, np.uint8)
+    none = np.zeros(gap.N_STREAMS, np.int64)
+    gap._gap_kernel(buf.reshape(-1), h, w, step, lut, vals, cls, vals, none, none, False)
+    data, off = gap._split_streams(vals, cls, gap.N_STREAMS)
+    return data, off[:-1].copy(), off[1:].copy()
+
+
+@pytest.mark.parametrize("max_error", [0, 1, 3, 20])
+@pytest.mark.parametrize("name", sorted(PLANES))
+def test_fast_decoder_matches_reference_on_valid_streams(name, max_error):
+    plane = PLANES[name]
+    h, w = plane.shape
+    data, starts, ends = mode2_streams(plane, max_error)
+    rc_ref, buf_ref = reference_decode(h, w, max_error, data, starts, ends)
+    rc, buf = fast_decode(h, w, max_error, data, starts, ends)
+    assert rc_ref == rc == 0
+    np.testing.assert_array_equal(buf, buf_ref)
+
+
+@pytest.mark.parametrize("max_error", [0, 2])
+def test_fast_decoder_matches_reference_on_damaged_streams(max_error):
+    """Valid streams with a byte changed, or random bytes cut into 16 random streams: the two
+    decoders accept (and then agree on the plane) or refuse alike."""
+    rng = np.random.default_rng(99 + max_error)
+    outcomes = set()
+    for trial in range(600):
+        h, w = int(rng.integers(1, 12)), int(rng.integers(1, 12))
+        if trial % 2:
+            data, starts, ends = mode2_streams(rng.integers(0, 256, (h, w), dtype=np.uint8), max_error)
+            i = int(rng.integers(0, data.size))
+            data[i] = rng.integers(0, 256) if rng.random() < 0.5 else data[i] ^ 1
+        else:
+            n = max(0, h * w + int(rng.choice([0, -1, 1, -w])))
+            data = rng.integers(0, 256, n, dtype=np.uint8)
+            cuts = np.sort(rng.integers(0, n + 1, gap.N_STREAMS - 1))
+            starts = np.concatenate([[0], cuts]).astype(np.int64)
+            ends = np.concatenate([cuts, [n]]).astype(np.int64)
+        rc_ref, buf_ref = reference_decode(h, w, max_error, data, starts, ends)
+        rc, buf = fast_decode(h, w, max_error, data, starts, ends)
+        assert (rc_ref == 0) == (rc == 0), (trial, rc_ref, rc)
+        if rc == 0:
+            np.testing.assert_array_equal(buf, buf_ref)
+        outcomes.add(rc)
+    assert 0 in outcomes and len(outcomes) > 1  # both accepted and refused layouts were seen

@@ -2,7 +2,7 @@
 strips are encoded and decoded in parallel; the 16 activity streams stay shared by all strips.
 
 The bitstream is specified in docs/FORMAT.md §4. Each strip is coded exactly as mode 2 codes a
-whole plane (:func:`gap._gap_kernel` is reused unchanged: fresh bias tables, the first row of
+whole plane (mode 2's kernels are reused unchanged: fresh bias tables, the first row of
 the strip predicted from the constant rows of 128 above it), and appends its values to the same
 16 streams in strip order; the payload records how many values of each stream every strip but
 the last one used, so that each strip knows where its values start.
@@ -29,7 +29,7 @@ from numba import njit
 
 from ..errors import FormatError
 from ._zstd import compress_stream, decompress_into, get_varint, get_varints, put_varint
-from .gap import N_STREAMS, _gap_kernel, _kernel_tables, _split_streams
+from .gap import N_STREAMS, _gap_decode, _gap_kernel, _kernel_tables, _split_streams, decode_padding
 
 # Each strip restarts the context model (bias tables) and codes its first row without rows
 # above: on the 24 Kodak planes, lossless, strips of 64 / 128 / 256 rows cost +0.066 / +0.031 /
@@ -136,12 +136,13 @@ def _encode_strip(plane, y0, y1, step, lut, vals, cls, counts):  # pragma: no co
 
 @njit(nogil=True, cache=True)
 def _decode_strip(out, y0, y1, step, lut, data, starts, ends):  # pragma: no cover - compiled
-    """Decode rows y0..y1-1 into out; stream k of the strip is data[starts[k]:ends[k]]. 0 or < 0."""
+    """Decode rows y0..y1-1 into out; stream k of the strip is data[starts[k]:ends[k]]. 0 or < 0.
+    data ends with gap.decode_padding(W) bytes of padding."""
     w = out.shape[1]
     h = y1 - y0
     wp = w + 3
     buf = np.empty((h + 2) * wp, np.uint8)
-    rc = _gap_kernel(buf, h, w, step, lut, data, data, data, starts, ends, True)
+    rc = _gap_decode(buf, h, w, step, lut, data, starts, ends)
     if rc == 0:
         out[y0:y1, :] = buf.reshape((h + 2, wp))[2:, 2:w + 2]
     return rc
@@ -204,7 +205,7 @@ def decode(payload: bytes, width: int, height: int, max_error: int) -> np.ndarra
         raise FormatError("lightness plane: mode 3 strip counts exceed the stream lengths")
     if pos + sum(comp) != len(payload):
         raise FormatError("lightness plane: mode 3 compressed lengths do not match the payload size")
-    data = np.empty(width * height, np.uint8)
+    data = np.zeros(width * height + decode_padding(width), np.uint8)
     off = [0, *itertools.accumulate(raw)]
     frame_at = list(itertools.accumulate(comp, initial=pos))
     starts = np.array(off[:-1], np.int64) + np.cumsum(counts, axis=0) - counts  # (strip, stream) -> 1st value
