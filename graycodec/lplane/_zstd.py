@@ -67,26 +67,33 @@ def _decompressor() -> zstandard.ZstdDecompressor:
     return d
 
 
-def decompress_into(frame: bytes, out: np.ndarray, what: str) -> None:
-    """Decompress one zstd frame into ``out`` after checking it declares exactly ``out.size`` bytes."""
+def decompress_into(frame: bytes, out: np.ndarray, what: str, index: int | None = None) -> None:
+    """Decompress one zstd frame into ``out`` after checking it declares exactly ``out.size`` bytes.
+    Errors name ``what``, followed by ``index`` when given (formatted only on error: this runs
+    for every stream of every plane)."""
     size = out.size
     if size == 0:
         if frame:
-            raise FormatError(f"lightness plane: {what}: data for an empty stream")
+            raise FormatError(f"lightness plane: {_label(what, index)}: data for an empty stream")
         return
     try:
         declared = zstandard.get_frame_parameters(frame).content_size
     except zstandard.ZstdError as exc:
-        raise FormatError(f"lightness plane: {what}: bad zstd frame header ({exc})") from None
+        raise FormatError(f"lightness plane: {_label(what, index)}: bad zstd frame header ({exc})") from None
     if declared != size:  # also rejects an unknown content size
-        raise FormatError(f"lightness plane: {what}: zstd frame declares {declared} bytes, expected {size}")
+        raise FormatError(f"lightness plane: {_label(what, index)}: zstd frame declares {declared} bytes, "
+                          f"expected {size}")
     try:
         raw = _decompressor().decompress(frame, max_output_size=size, allow_extra_data=False)
     except zstandard.ZstdError as exc:
-        raise FormatError(f"lightness plane: {what}: corrupt zstd data ({exc})") from None
+        raise FormatError(f"lightness plane: {_label(what, index)}: corrupt zstd data ({exc})") from None
     if len(raw) != size:
-        raise FormatError(f"lightness plane: {what}: decompressed {len(raw)} bytes, expected {size}")
+        raise FormatError(f"lightness plane: {_label(what, index)}: decompressed {len(raw)} bytes, expected {size}")
     out[:] = np.frombuffer(raw, dtype=np.uint8)
+
+
+def _label(what: str, index: int | None) -> str:
+    return what if index is None else f"{what} {index}"
 
 
 def put_varint(n: int) -> bytes:
@@ -112,14 +119,23 @@ def get_varint(data: bytes, pos: int, what: str) -> tuple[int, int]:
 
 
 def get_varints(data: bytes, pos: int, n: int, what: str) -> tuple[list[int], int]:
-    """n varints from pos: ``get_varint`` n times (the same values and errors), one-byte ones inline."""
+    """n varints from pos: the values and errors of ``get_varint`` n times, in one tight loop
+    (a mode 3 header holds 33 + 16 per strip of them, read on every decode)."""
     out = []
+    append = out.append
     size = len(data)
     for _ in range(n):
-        if pos < size and data[pos] < 0x80:
-            out.append(data[pos])
+        value = shift = 0
+        while True:
+            if pos >= size:
+                raise FormatError(f"lightness plane: {what} truncated")
+            byte = data[pos]
             pos += 1
-        else:
-            value, pos = get_varint(data, pos, what)
-            out.append(value)
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                break
+            shift += 7
+            if shift == 35:  # at most 5 bytes (35 bits)
+                raise FormatError(f"lightness plane: {what} has an over-long varint")
+        append(value)
     return out, pos

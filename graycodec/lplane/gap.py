@@ -13,7 +13,7 @@ from numba import njit
 from numba import uint64 as U
 
 from ..errors import FormatError
-from ._zstd import compress_stream, decompress_into, get_varint, put_varint
+from ._zstd import compress_stream, decompress_into, get_varints, put_varint
 
 # --- mode 2 constants (part of the format: never change them, add a mode instead) --------
 N_STREAMS = 16
@@ -363,11 +363,8 @@ def encode(plane: np.ndarray, max_error: int) -> bytes:
 
 
 def decode(payload: bytes, width: int, height: int, max_error: int) -> np.ndarray:
-    pos, sizes = 0, []
-    for k in range(N_STREAMS):
-        raw, pos = get_varint(payload, pos, "mode 2 stream table")
-        comp, pos = get_varint(payload, pos, "mode 2 stream table")
-        sizes.append((raw, comp))
+    head, pos = get_varints(payload, 0, 2 * N_STREAMS, "mode 2 stream table")
+    sizes = list(zip(head[0::2], head[1::2]))  # (values, compressed bytes) per stream
     if sum(r for r, _ in sizes) != width * height:
         raise FormatError("lightness plane: mode 2 stream lengths do not add up to the pixel count")
     if pos + sum(c for _, c in sizes) != len(payload):
@@ -376,7 +373,7 @@ def decode(payload: bytes, width: int, height: int, max_error: int) -> np.ndarra
     off = np.zeros(N_STREAMS + 1, np.int64)
     for k, (raw, comp) in enumerate(sizes):
         off[k + 1] = off[k] + raw
-        decompress_into(payload[pos:pos + comp], data[off[k]:off[k + 1]], f"mode 2 stream {k}")
+        decompress_into(payload[pos:pos + comp], data[off[k]:off[k + 1]], "mode 2 stream", k)
         pos += comp
     buf = np.empty((height + 2, width + 3), np.uint8)
     rc = _gap_decode(buf.reshape(-1), height, width, *_kernel_tables(max_error), data, off[:-1], off[1:])

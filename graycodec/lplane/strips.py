@@ -235,8 +235,7 @@ def decode(payload: bytes, width: int, height: int, max_error: int) -> np.ndarra
         while (g := claim(0)) < len(groups):
             try:
                 for k in groups[g]:
-                    decompress_into(view[frame_at[k]:frame_at[k + 1]], data[off[k]:off[k + 1]],
-                                    f"mode 3 stream {k}")
+                    decompress_into(view[frame_at[k]:frame_at[k + 1]], data[off[k]:off[k + 1]], "mode 3 stream", k)
             except BaseException as exc:
                 errors.append(exc)
                 unpacked.set()
