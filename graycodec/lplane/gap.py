@@ -157,9 +157,9 @@ def _gap_kernel(buf, h, w, step, lut, vals, cls, data, starts, ends, decode):  #
 
 
 # --- the decoder ---------------------------------------------------------------------------
-# Decoding is sequential, and _gap_kernel's decode path is slow at it: ~270 instructions a
+# Decoding is sequential, and _gap_kernel's decode path is slow at it: ~240 instructions a
 # pixel. _gap_decode computes exactly the same values (tests compare the two on valid and
-# damaged payloads) with about half the work: the terms that only depend on the rows above are
+# damaged payloads) with a third fewer (~160): the terms that only depend on the rows above are
 # computed for a whole row first (a loop LLVM vectorizes), GAP's bucket is a branch (usually
 # well predicted) instead of six comparisons and two products, lossless and near-lossless are
 # compiled separately, the bias tables are compact (16 KB instead of 32: they stay in L1 next
