@@ -107,20 +107,14 @@ def put_varint(n: int) -> bytes:
 
 
 def get_varint(data: bytes, pos: int, what: str) -> tuple[int, int]:
-    value = 0
-    for i in range(5):  # at most 35 bits
-        if pos + i >= len(data):
-            raise FormatError(f"lightness plane: {what} truncated")
-        byte = data[pos + i]
-        value |= (byte & 0x7F) << (7 * i)
-        if not byte & 0x80:
-            return value, pos + i + 1
-    raise FormatError(f"lightness plane: {what} has an over-long varint")
+    """One varint at pos (at most 5 bytes); returns (value, next position)."""
+    (value,), pos = get_varints(data, pos, 1, what)
+    return value, pos
 
 
 def get_varints(data: bytes, pos: int, n: int, what: str) -> tuple[list[int], int]:
-    """n varints from pos: the values and errors of ``get_varint`` n times, in one tight loop
-    (a mode 3 header holds 33 + 16 per strip of them, read on every decode)."""
+    """n varints from pos, in one tight loop (a mode 3 header holds 33 + 16 per strip of them,
+    read on every decode); FormatError naming ``what`` when truncated or over-long."""
     out = []
     append = out.append
     size = len(data)

@@ -32,6 +32,19 @@ _T_QERR = _T_QHI + 256  # e + 255 -> quantized error
 _HALVE_AT = BIAS_HALVE_AT
 
 
+@njit(inline="always")
+def _unfold(v, lo, lim, f):  # pragma: no cover - compiled
+    """The quantized error coded as value v (FORMAT.md §4 step 8, decoder side): small errors
+    alternate in sign (sign flipped when f = -1), larger ones lie on the one side with room."""
+    if v <= 2 * lim:
+        half = (v + 1) >> 1
+        odd = (v & 1) - 1
+        return (((half ^ odd) - odd) ^ f) - f
+    if lim == -lo:
+        return v - lim
+    return lim - v
+
+
 @njit(cache=True)
 def _gap_kernel(buf, h, w, step, lut, vals, cls, data, starts, ends, decode):  # pragma: no cover - compiled
     """Mode 2 coder, shared by the encoder (decode=False) and decoder so both see the same contexts.
@@ -113,14 +126,7 @@ def _gap_kernel(buf, h, w, step, lut, vals, cls, data, starts, ends, decode):  #
                 ptr[U(k)] = i + 1
                 if v > hi - lo:
                     return -2
-                if v <= 2 * lim:
-                    hh = (v + 1) >> 1
-                    g = (v & 1) - 1
-                    e = (((hh ^ g) - g) ^ f) - f
-                elif lim == -lo:
-                    e = v - lim
-                else:
-                    e = lim - v
+                e = _unfold(v, lo, lim, f)
             else:
                 e = lut[U(_T_QERR + 255 + np.int64(buf[U(o)]) - p)]
                 ae = abs(e)
@@ -263,14 +269,7 @@ def _gap_decode_core(buf, h, w, lossless, step, lut, act_class, data, starts, en
             if not lossless:  # lossless: hi − lo = 255, every byte is in the alphabet
                 if v > hi - lo:
                     return -2
-            if v <= 2 * lim:
-                half = (v + 1) >> 1
-                odd = (v & 1) - 1
-                e = (((half ^ odd) - odd) ^ f) - f
-            elif lim == -lo:
-                e = v - lim
-            else:
-                e = lim - v
+            e = _unfold(v, lo, lim, f)
             if lossless:
                 x = p + e
             else:
