@@ -45,6 +45,20 @@ def _unfold(v, lo, lim, f):  # pragma: no cover - compiled
     return lim - v
 
 
+@njit(inline="always")
+def _pad_top(buf, wp):  # pragma: no cover - compiled
+    """Rows 0-1 of the kernels' buffer: the constant 128 above the plane (FORMAT.md §4)."""
+    for i in range(2 * wp):
+        buf[U(i)] = 128
+
+
+@njit(inline="always")
+def _pad_left(buf, r, wp):  # pragma: no cover - compiled
+    """Columns 0-1 of the row starting at r: the first pixel of the row above."""
+    buf[U(r)] = buf[U(r - wp + 2)]
+    buf[U(r + 1)] = buf[U(r - wp + 2)]
+
+
 @njit(cache=True)
 def _gap_kernel(buf, h, w, step, lut, vals, cls, data, starts, ends, decode):  # pragma: no cover - compiled
     """Mode 2 coder, shared by the encoder (decode=False) and decoder so both see the same contexts.
@@ -66,20 +80,15 @@ def _gap_kernel(buf, h, w, step, lut, vals, cls, data, starts, ends, decode):  #
     for i in range(2048):
         bias[4 * i + 1] = 1
     err = np.zeros(2 * wp, np.int32)
-    ptr = np.zeros(16, np.int64)
-    end = np.zeros(16, np.int64)
-    for k in range(16):
-        ptr[k] = starts[k]
-        end[k] = ends[k]
+    ptr = starts.copy()  # next value of each stream
+    end = ends.copy()
     cnt = 0
-    for i in range(2 * wp):
-        buf[U(i)] = 128
+    _pad_top(buf, wp)
     for j in range(h):
         r = (j + 2) * wp
         eo = (j & 1) * wp
         eu = wp - eo
-        buf[U(r)] = buf[U(r - wp + 2)]
-        buf[U(r + 1)] = buf[U(r - wp + 2)]
+        _pad_left(buf, r, wp)
         # neighbours of the row's first pixel; later ones are carried from pixel to pixel
         vn = np.int64(buf[U(r - wp + 2)])
         vw = vww = vn
@@ -190,19 +199,14 @@ def _gap_decode_core(buf, h, w, lossless, step, lut, act_class, data, starts, en
     above_act = np.empty(wp, np.int16)  # activity terms of N, NW, NE, NN, NNE, ε_N, ε_NE
     above_d = np.empty(wp, np.int16)  # their part of dv − dh
     above_t = np.empty(wp, np.int16)  # their part of t
-    ptr = np.empty(16, np.int64)
-    end = np.empty(16, np.int64)
-    for k in range(16):
-        ptr[k] = starts[k]
-        end[k] = ends[k]
-    for i in range(2 * wp):
-        buf[U(i)] = 128
+    ptr = starts.copy()  # next value of each stream
+    end = ends.copy()
+    _pad_top(buf, wp)
     for j in range(h):
         r = (j + 2) * wp
         eo = (j & 1) * wp
         eu = wp - eo
-        buf[U(r)] = buf[U(r - wp + 2)]
-        buf[U(r + 1)] = buf[U(r - wp + 2)]
+        _pad_left(buf, r, wp)
         for c in range(2, w + 2):
             vn = np.int32(buf[U(r - wp + c)])
             vnw = np.int32(buf[U(r - wp + c - 1)])
