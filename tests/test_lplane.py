@@ -248,9 +248,10 @@ def strips_roundtrip(plane, max_error, rows):
 
 
 def test_strip_rows_rule():
-    assert [strips.strip_rows(h) for h in (1, 2, 255, 511)] == [1, 2, 255, 511]  # one strip
-    assert [strips.strip_rows(h) for h in (512, 513, 768, 1023, 1024)] == [256, 257, 384, 512, 256]
-    assert strips.strip_rows(4000) == 500 and strips.strip_rows(100_000) == 1563  # at most 64 strips
+    assert [strips.strip_rows(h) for h in (1, 2, 255)] == [1, 2, 255]  # one strip
+    assert [strips.strip_rows(h) for h in (256, 511)] == [128, 256]  # two
+    assert [strips.strip_rows(h) for h in (512, 513, 768, 1023, 1024)] == [128, 129, 192, 256, 128]
+    assert strips.strip_rows(4000) == 250 and strips.strip_rows(100_000) == 1563  # at most 64 strips
     for h in (1, 7, 384, 512, 768, 1000, 4000, 12345, 100_000):
         rows = strips.strip_rows(h)
         assert 1 <= rows <= h and -(-h // rows) <= strips.MAX_STRIPS
@@ -276,9 +277,24 @@ def test_strip_boundaries(height, max_error):
                 strips_roundtrip(plane, max_error, rows)
 
 
+def test_decode_units_pair_strips_only_when_every_thread_gets_pairs():
+    units = strips._decode_units
+    assert units(512, 128, 2) == [[0, 2], [1, 3]]  # pairs join strips half the plane apart
+    assert units(512, 256, 2) == [[0], [1]]  # 2 strips, 2 threads: one each
+    assert units(512, 256, 1) == [[0, 1]]
+    assert units(500, 128, 2) == [[0, 1], [2], [3]]  # the short last strip is decoded alone
+    assert units(640, 128, 2) == [[0, 2], [1, 3], [4]]
+    assert units(7, 1, 3) == [[0, 3], [1, 4], [2, 5], [6]]
+    assert units(5, 1, 3) == [[s] for s in range(5)]
+    for height, rows, threads in ((1, 1, 1), (25, 4, 2), (25, 8, 1), (1000, 128, 4), (100_000, 1563, 2)):
+        got = units(height, rows, threads)
+        assert sorted(s for unit in got for s in unit) == list(range(-(-height // rows)))  # each strip once
+        assert all(len(unit) == 1 or max(unit) < height // rows for unit in got)  # pairs: two full strips
+
+
 def test_strips_default_split_roundtrip():
-    """Planes tall enough for 2 and 4 strips with the encoder's own rule, and 1 × N / N × 1."""
-    for shape in ((512, 9), (600, 1), (1030, 3), (1, 1000), (1100, 1)):
+    """Planes tall enough for 2, 4 and 8 strips with the encoder's own rule, and 1 × N / N × 1."""
+    for shape in ((512, 9), (600, 1), (1030, 3), (1, 1000), (1100, 1), (300, 5)):
         plane = smooth(*shape)
         assert strips.decode(strips.encode(plane, 0), shape[1], shape[0], 0).tobytes() == plane.tobytes()
         for d in (1, 2):
@@ -507,6 +523,26 @@ def fast_decode(h, w, max_error, data, starts, ends):
     return rc, buf
 
 
+def pair_decode(h, w, max_error, data, starts, ends):
+    """gap._gap_decode_pair on two strips of the same size: starts / ends (2, 16)."""
+    step, lut = gap._kernel_tables(max_error)
+    padded = np.concatenate([data, np.zeros(gap.decode_padding(w), np.uint8)])
+    bufs = np.empty((2, (h + 2) * (w + 3)), np.uint8)
+    rc = gap._gap_decode_pair(bufs[0], bufs[1], h, w, step, lut, padded, starts, ends)
+    return rc, bufs
+
+
+def two_strips(first, second):
+    """The streams of two strips laid out as mode 3 lays them out (stream by stream, each
+    holding the first strip's values, then the second's): data, starts, ends (2, 16)."""
+    (d0, s0, e0), (d1, s1, e1) = first, second
+    counts = np.stack([e0 - s0, e1 - s1])
+    data = np.concatenate([np.concatenate([d0[s0[k]:e0[k]], d1[s1[k]:e1[k]]]) for k in range(gap.N_STREAMS)])
+    off = np.concatenate([[0], np.cumsum(counts.sum(0))])
+    starts = np.stack([off[:-1], off[:-1] + counts[0]]).astype(np.int64)
+    return data, starts, starts + counts
+
+
 def mode2_streams(plane, max_error):
     """The 16 raw streams of a mode 2 payload, back to back, and where each starts and ends."""
     step, lut = gap._kernel_tables(max_error)
@@ -557,3 +593,56 @@ def test_fast_decoder_matches_reference_on_damaged_streams(max_error):
             np.testing.assert_array_equal(buf, buf_ref)
         outcomes.add(rc)
     assert 0 in outcomes and len(outcomes) > 1  # both accepted and refused layouts were seen
+
+
+@pytest.mark.parametrize("max_error", [0, 1, 3, 20])
+def test_pair_decoder_matches_reference_on_valid_streams(max_error):
+    names = sorted(PLANES)
+    for a, b in zip(names, names[1:] + names[:1]):
+        pa, pb = PLANES[a], PLANES[b]
+        if pa.shape != pb.shape:
+            pb = np.ascontiguousarray(np.resize(pb, pa.shape))
+        h, w = pa.shape
+        data, starts, ends = two_strips(mode2_streams(pa, max_error), mode2_streams(pb, max_error))
+        rc, bufs = pair_decode(h, w, max_error, data, starts, ends)
+        assert rc == 0, (a, b)
+        for i, plane in enumerate((pa, pb)):
+            rc_ref, buf_ref = reference_decode(h, w, max_error, data, starts[i], ends[i])
+            assert rc_ref == 0
+            np.testing.assert_array_equal(bufs[i], buf_ref)
+
+
+@pytest.mark.parametrize("max_error", [0, 2])
+def test_pair_decoder_matches_reference_on_damaged_streams(max_error):
+    """Two strips, one or both damaged: the pair decodes them (and agrees with the reference on
+    both) exactly when the reference decodes each of them."""
+    rng = np.random.default_rng(7 + max_error)
+    outcomes = set()
+    for trial in range(400):
+        h, w = int(rng.integers(1, 10)), int(rng.integers(1, 10))
+        parts = []
+        for strip in range(2):
+            data, starts, ends = mode2_streams(rng.integers(0, 256, (h, w), dtype=np.uint8), max_error)
+            if rng.random() < 0.6:
+                if rng.random() < 0.5:
+                    i = int(rng.integers(0, data.size))
+                    data[i] = rng.integers(0, 256) if rng.random() < 0.5 else data[i] ^ 1
+                else:  # a value moved from one stream to another: counts no longer match
+                    k, j = rng.choice(gap.N_STREAMS, 2, replace=False)
+                    if ends[k] > starts[k]:
+                        data = np.concatenate([data[:ends[k] - 1], data[ends[k]:], data[ends[k] - 1:ends[k]]])
+                        counts = ends - starts
+                        counts[k] -= 1
+                        counts[gap.N_STREAMS - 1] += 1
+                        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+                        ends = starts + counts
+            parts.append((data, starts, ends))
+        data, starts, ends = two_strips(*parts)
+        rc, bufs = pair_decode(h, w, max_error, data, starts, ends)
+        refs = [reference_decode(h, w, max_error, data, starts[i], ends[i]) for i in range(2)]
+        assert (rc == 0) == all(r == 0 for r, _ in refs), (trial, rc, [r for r, _ in refs])
+        if rc == 0:
+            for i in range(2):
+                np.testing.assert_array_equal(bufs[i], refs[i][1])
+        outcomes.add(rc)
+    assert 0 in outcomes and len(outcomes) > 1

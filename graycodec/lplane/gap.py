@@ -173,131 +173,213 @@ def _gap_kernel(buf, h, w, step, lut, vals, cls, data, starts, ends, decode):  #
 
 # --- the decoder ---------------------------------------------------------------------------
 # Decoding is sequential, and _gap_kernel's decode path is slow at it: ~240 instructions a
-# pixel. _gap_decode computes exactly the same values (tests compare the two on valid and
-# damaged payloads) with a third fewer (~160): the terms that only depend on the rows above are
-# computed for a whole row first (a loop LLVM vectorizes), GAP's bucket is a branch (usually
-# well predicted) instead of six comparisons and two products, lossless and near-lossless are
-# compiled separately, the bias tables are compact (16 KB instead of 32: they stay in L1 next
-# to the rest), and the streams are checked once a row instead of once a pixel, which is safe
-# because a stream that runs out can only be read past its end by less than one row: the
-# caller pads the stream data by decode_padding(w) bytes.
+# pixel. The decoders below compute exactly the same values (tests compare them with it on
+# valid and damaged payloads) with a third fewer (~160): the terms that only depend on the rows
+# above are computed for a whole row first (a loop LLVM vectorizes), GAP's bucket is a branch
+# (usually well predicted) instead of six comparisons and two products, lossless and
+# near-lossless are compiled separately, the bias tables are compact (16 KB instead of 32:
+# they stay in L1 next to the rest), and the streams are checked once a row instead of once a
+# pixel, which is safe because a stream that runs out can only be read past its end by less
+# than one row: the caller pads the stream data by decode_padding(w) bytes.
+#
+# The loop is still bound by its dependency chains (each pixel waits on the one before, through
+# W and through the bias tables), so _gap_decode_pair decodes two independent strips in one
+# loop, a pixel of each in turn: the processor overlaps the two chains (~10 % less time per
+# pixel than two strips one after the other, docs/BENCHMARKS.md).
 _ACT_CLASS = _ACT_LUT.astype(np.uint8)  # activity -> stream class
 
 
 def decode_padding(width: int) -> int:
-    """Bytes the stream data handed to :func:`_gap_decode` must have after its last stream."""
+    """Bytes the stream data handed to the decoders must have after its last stream."""
     return width + 8
+
+
+@njit(inline="always")
+def _new_lane(wp):  # pragma: no cover - compiled
+    """The state of one strip's decoder: bias tables and the per-row work arrays."""
+    bias_sum = np.zeros(2048, np.int32)  # S, N, C of FORMAT.md §4 (|C| ≤ 8·255, N ≤ 255)
+    bias_count = np.ones(2048, np.int16)
+    bias_corr = np.zeros(2048, np.int16)
+    err = np.zeros(2 * wp, np.int16)  # |x - p| of the previous and the current row
+    above_act = np.empty(wp, np.int16)  # per column: the activity, d and t terms of the rows above
+    above_d = np.empty(wp, np.int16)
+    above_t = np.empty(wp, np.int16)
+    return bias_sum, bias_count, bias_corr, err, above_act, above_d, above_t
+
+
+@njit(inline="always")
+def _row_terms(buf, r, w, wp, eu, lane):  # pragma: no cover - compiled
+    """For each column of the row starting at r, the parts of GAP and of the activity that only
+    depend on the rows above: activity terms of N, NW, NE, NN, NNE, ε_N, ε_NE (ε of the row
+    above at eu in the lane's error rows), their part of dv − dh, their part of t."""
+    _, _, _, err, above_act, above_d, above_t = lane
+    for c in range(2, w + 2):
+        vn = np.int32(buf[U(r - wp + c)])
+        vnw = np.int32(buf[U(r - wp + c - 1)])
+        vne = np.int32(buf[U(r - wp + c + 1)])
+        vnn = np.int32(buf[U(r - 2 * wp + c)])
+        vnne = np.int32(buf[U(r - 2 * wp + c + 1)])
+        dh_above = abs(vn - vnw) + abs(vn - vne)
+        dv_above = abs(vn - vnn) + abs(vne - vnne)
+        above_act[U(c)] = dh_above + dv_above + err[U(eu + c)] + err[U(eu + c + 1)]
+        above_d[U(c)] = dv_above - dh_above
+        above_t[U(c)] = 4 * vn + 2 * (vne - vnw)
+
+
+@njit(inline="always")
+def _decode_pixel(buf, o, c, wp, eo, vw, vww, ew, lane, lossless, step, lut, act_class, data, ptr):  # pragma: no cover
+    """Decode pixel o (column c) into buf and its |x − p| into the lane's error row at eo, given W,
+    WW and ε_W; returns (x, |x − p|, bad), bad = 1 when the value read is outside the alphabet.
+    Reads its value at ptr[k] and advances it."""
+    bias_sum, bias_count, bias_corr, err, above_act, above_d, above_t = lane
+    vn = np.int64(buf[U(o - wp)])
+    vnw = np.int64(buf[U(o - wp - 1)])
+    dww = abs(vw - vww)
+    dwn = abs(vw - vnw)
+    d = dwn - dww + above_d[U(c)]
+    t = 4 * vw + np.int64(above_t[U(c)])
+    if d > 8:  # GAP (FORMAT.md §4 step 2)
+        if d > 80:
+            p8 = 8 * vw
+        elif d > 32:
+            p8 = (t + 8 * vw) >> 1
+        else:
+            p8 = (3 * t + 8 * vw) >> 2
+    elif d < -8:
+        if d < -80:
+            p8 = 8 * vn
+        elif d < -32:
+            p8 = (t + 8 * vn) >> 1
+        else:
+            p8 = (3 * t + 8 * vn) >> 2
+    else:
+        p8 = t
+    pi = (p8 + 4) >> 3
+    vne = np.int64(buf[U(o - wp + 1)])
+    vnn = np.int64(buf[U(o - 2 * wp)])
+    tex = (np.int64(vn < pi) | (np.int64(vw < pi) << 1) | (np.int64(vnw < pi) << 2)
+           | (np.int64(vne < pi) << 3) | (np.int64(vnn < pi) << 4) | (np.int64(vww < pi) << 5)
+           | (np.int64(2 * vn - vnn < pi) << 6) | (np.int64(2 * vw - vww < pi) << 7))
+    act = min(np.int64(above_act[U(c)]) + dww + dwn + 2 * ew, ACT_MAX)
+    k = np.int64(act_class[U(act)])
+    ctx = tex * 8 + (k >> 1)
+    q8 = p8 + bias_corr[U(ctx)]
+    p = (q8 + 4) >> 3
+    if p < 0:
+        p = np.int64(0)
+    elif p > 255:
+        p = np.int64(255)
+    f = -np.int64(8 * p > q8)
+    if lossless:
+        lo = -p
+        hi = 255 - p
+    else:
+        lo = np.int64(lut[U(_T_QLO + p)])
+        hi = np.int64(lut[U(_T_QHI + p)])
+    lim = min(-lo, hi)
+    i = ptr[U(k)]
+    v = np.int64(data[U(i)])  # may be past the stream's end (padding): checked once a row
+    ptr[U(k)] = i + 1
+    bad = np.int64(0) if lossless else np.int64(v > hi - lo)  # lossless: every byte is in the alphabet
+    e = _unfold(v, lo, lim, f)
+    if lossless:
+        x = p + e
+    else:
+        x = min(max(p + e * step, 0), 255)  # clamped: stays a byte even when bad
+    buf[U(o)] = x
+    ax = abs(x - p)
+    err[U(eo + c)] = ax
+    bs = np.int64(bias_sum[U(ctx)]) + 8 * x - p8
+    bn = np.int64(bias_count[U(ctx)]) + 1
+    if bn >= _HALVE_AT:
+        bs >>= 1
+        bn >>= 1
+    bias_sum[U(ctx)] = bs
+    bias_count[U(ctx)] = bn
+    bias_corr[U(ctx)] = (bs * lut[U(_T_RECIP + bn)]) >> 16
+    return x, ax, bad
+
+
+@njit(inline="always")
+def _overrun(ptr, end):  # pragma: no cover - compiled
+    """A stream was read past its end (by less than a row: the padding)."""
+    for k in range(ptr.shape[0]):
+        if ptr[k] > end[k]:
+            return True
+    return False
+
+
+@njit(inline="always")
+def _leftover(ptr, end):  # pragma: no cover - compiled
+    """A stream has values left after the last row."""
+    for k in range(ptr.shape[0]):
+        if ptr[k] != end[k]:
+            return True
+    return False
 
 
 @njit(inline="always")
 def _gap_decode_core(buf, h, w, lossless, step, lut, act_class, data, starts, ends):  # pragma: no cover - compiled
     wp = w + 3
-    bias_sum = np.zeros(2048, np.int32)  # S, N, C of FORMAT.md §4 (|C| ≤ 8·255, N ≤ 255)
-    bias_count = np.ones(2048, np.int16)
-    bias_corr = np.zeros(2048, np.int16)
-    err = np.zeros(2 * wp, np.int16)
-    above_act = np.empty(wp, np.int16)  # activity terms of N, NW, NE, NN, NNE, ε_N, ε_NE
-    above_d = np.empty(wp, np.int16)  # their part of dv − dh
-    above_t = np.empty(wp, np.int16)  # their part of t
+    lane = _new_lane(wp)
     ptr = starts.copy()  # next value of each stream
     end = ends.copy()
     _pad_top(buf, wp)
     for j in range(h):
         r = (j + 2) * wp
         eo = (j & 1) * wp
-        eu = wp - eo
         _pad_left(buf, r, wp)
-        for c in range(2, w + 2):
-            vn = np.int32(buf[U(r - wp + c)])
-            vnw = np.int32(buf[U(r - wp + c - 1)])
-            vne = np.int32(buf[U(r - wp + c + 1)])
-            vnn = np.int32(buf[U(r - 2 * wp + c)])
-            vnne = np.int32(buf[U(r - 2 * wp + c + 1)])
-            dh_above = abs(vn - vnw) + abs(vn - vne)
-            dv_above = abs(vn - vnn) + abs(vne - vnne)
-            above_act[U(c)] = dh_above + dv_above + err[U(eu + c)] + err[U(eu + c + 1)]
-            above_d[U(c)] = dv_above - dh_above
-            above_t[U(c)] = 4 * vn + 2 * (vne - vnw)
+        _row_terms(buf, r, w, wp, wp - eo, lane)
         vw = vww = np.int64(buf[U(r - wp + 2)])
         ew = np.int64(0)
         for c in range(2, w + 2):
-            o = r + c
-            vn = np.int64(buf[U(o - wp)])
-            vnw = np.int64(buf[U(o - wp - 1)])
-            dww = abs(vw - vww)
-            dwn = abs(vw - vnw)
-            d = dwn - dww + above_d[U(c)]
-            t = 4 * vw + np.int64(above_t[U(c)])
-            if d > 8:  # GAP (FORMAT.md §4 step 2)
-                if d > 80:
-                    p8 = 8 * vw
-                elif d > 32:
-                    p8 = (t + 8 * vw) >> 1
-                else:
-                    p8 = (3 * t + 8 * vw) >> 2
-            elif d < -8:
-                if d < -80:
-                    p8 = 8 * vn
-                elif d < -32:
-                    p8 = (t + 8 * vn) >> 1
-                else:
-                    p8 = (3 * t + 8 * vn) >> 2
-            else:
-                p8 = t
-            pi = (p8 + 4) >> 3
-            vne = np.int64(buf[U(o - wp + 1)])
-            vnn = np.int64(buf[U(o - 2 * wp)])
-            tex = (np.int64(vn < pi) | (np.int64(vw < pi) << 1) | (np.int64(vnw < pi) << 2)
-                   | (np.int64(vne < pi) << 3) | (np.int64(vnn < pi) << 4) | (np.int64(vww < pi) << 5)
-                   | (np.int64(2 * vn - vnn < pi) << 6) | (np.int64(2 * vw - vww < pi) << 7))
-            act = min(np.int64(above_act[U(c)]) + dww + dwn + 2 * ew, ACT_MAX)
-            k = np.int64(act_class[U(act)])
-            ctx = tex * 8 + (k >> 1)
-            q8 = p8 + bias_corr[U(ctx)]
-            p = (q8 + 4) >> 3
-            if p < 0:
-                p = np.int64(0)
-            elif p > 255:
-                p = np.int64(255)
-            f = -np.int64(8 * p > q8)
-            if lossless:
-                lo = -p
-                hi = 255 - p
-            else:
-                lo = np.int64(lut[U(_T_QLO + p)])
-                hi = np.int64(lut[U(_T_QHI + p)])
-            lim = min(-lo, hi)
-            i = ptr[U(k)]
-            v = np.int64(data[U(i)])  # may be past the stream's end (padding): checked below
-            ptr[U(k)] = i + 1
-            if not lossless:  # lossless: hi − lo = 255, every byte is in the alphabet
-                if v > hi - lo:
-                    return -2
-            e = _unfold(v, lo, lim, f)
-            if lossless:
-                x = p + e
-            else:
-                x = min(max(p + e * step, 0), 255)
-            buf[U(o)] = x
-            ax = abs(x - p)
-            err[U(eo + c)] = ax
-            bs = np.int64(bias_sum[U(ctx)]) + 8 * x - p8
-            bn = np.int64(bias_count[U(ctx)]) + 1
-            if bn >= _HALVE_AT:
-                bs >>= 1
-                bn >>= 1
-            bias_sum[U(ctx)] = bs
-            bias_count[U(ctx)] = bn
-            bias_corr[U(ctx)] = (bs * lut[U(_T_RECIP + bn)]) >> 16
+            x, ax, bad = _decode_pixel(buf, r + c, c, wp, eo, vw, vww, ew, lane, lossless, step, lut, act_class, data, ptr)
+            if bad:
+                return -2
             vww, vw, ew = vw, x, ax
         buf[U(r + w + 2)] = buf[U(r + w + 1)]
-        for k in range(16):  # a row reads at most w values past a stream's end: the padding
-            if ptr[k] > end[k]:
-                return -1
-    for k in range(16):
-        if ptr[k] != end[k]:
-            return -3
-    return 0
+        if _overrun(ptr, end):
+            return -1
+    return -3 if _leftover(ptr, end) else 0
+
+
+@njit(inline="always")
+def _gap_decode_pair_core(buf_a, buf_b, h, w, lossless, step, lut, act_class, data, starts, ends):  # pragma: no cover
+    """Two strips of the same size at once: buf_a, buf_b as in _gap_decode_core, starts / ends
+    (2, 16): each strip's streams. Each strip is decoded exactly as on its own."""
+    wp = w + 3
+    lane_a = _new_lane(wp)
+    lane_b = _new_lane(wp)
+    ptr_a = starts[0].copy()
+    ptr_b = starts[1].copy()
+    _pad_top(buf_a, wp)
+    _pad_top(buf_b, wp)
+    for j in range(h):
+        r = (j + 2) * wp
+        eo = (j & 1) * wp
+        _pad_left(buf_a, r, wp)
+        _pad_left(buf_b, r, wp)
+        _row_terms(buf_a, r, w, wp, wp - eo, lane_a)
+        _row_terms(buf_b, r, w, wp, wp - eo, lane_b)
+        vw_a = vww_a = np.int64(buf_a[U(r - wp + 2)])
+        vw_b = vww_b = np.int64(buf_b[U(r - wp + 2)])
+        ew_a = ew_b = np.int64(0)
+        bad = np.int64(0)
+        for c in range(2, w + 2):
+            x_a, ax_a, bad_a = _decode_pixel(buf_a, r + c, c, wp, eo, vw_a, vww_a, ew_a, lane_a, lossless, step, lut,
+                                             act_class, data, ptr_a)
+            x_b, ax_b, bad_b = _decode_pixel(buf_b, r + c, c, wp, eo, vw_b, vww_b, ew_b, lane_b, lossless, step, lut,
+                                             act_class, data, ptr_b)
+            bad |= bad_a | bad_b  # checked once a row: a branch here would tie the two chains
+            vww_a, vw_a, ew_a = vw_a, x_a, ax_a
+            vww_b, vw_b, ew_b = vw_b, x_b, ax_b
+        buf_a[U(r + w + 2)] = buf_a[U(r + w + 1)]
+        buf_b[U(r + w + 2)] = buf_b[U(r + w + 1)]
+        if bad:
+            return -2
+        if _overrun(ptr_a, ends[0]) or _overrun(ptr_b, ends[1]):
+            return -1
+    return -3 if _leftover(ptr_a, ends[0]) or _leftover(ptr_b, ends[1]) else 0
 
 
 @njit(nogil=True, cache=True)
@@ -318,6 +400,24 @@ def _gap_decode(buf, h, w, step, lut, data, starts, ends):  # pragma: no cover -
         return _gap_decode_lossless(buf, h, w, step, lut, _ACT_CLASS, data, starts, ends)
     return _gap_decode_near(buf, h, w, step, lut, _ACT_CLASS, data, starts, ends)
 
+
+@njit(nogil=True, cache=True)
+def _gap_decode_pair_lossless(buf_a, buf_b, h, w, step, lut, act_class, data, starts, ends):  # pragma: no cover
+    return _gap_decode_pair_core(buf_a, buf_b, h, w, True, step, lut, act_class, data, starts, ends)
+
+
+@njit(nogil=True, cache=True)
+def _gap_decode_pair_near(buf_a, buf_b, h, w, step, lut, act_class, data, starts, ends):  # pragma: no cover
+    return _gap_decode_pair_core(buf_a, buf_b, h, w, False, step, lut, act_class, data, starts, ends)
+
+
+@njit(nogil=True, cache=True)
+def _gap_decode_pair(buf_a, buf_b, h, w, step, lut, data, starts, ends):  # pragma: no cover - compiled
+    """Two strips of h rows at once, each as ``_gap_decode`` would (starts / ends: (2, 16)).
+    Returns 0 when both decode; otherwise < 0 (the code of either strip's fault)."""
+    if step == 1:
+        return _gap_decode_pair_lossless(buf_a, buf_b, h, w, step, lut, _ACT_CLASS, data, starts, ends)
+    return _gap_decode_pair_near(buf_a, buf_b, h, w, step, lut, _ACT_CLASS, data, starts, ends)
 
 @njit(cache=True)
 def _split_streams(vals, cls, nstreams):  # pragma: no cover - compiled
