@@ -24,8 +24,8 @@ _ZSTD_OPTIMAL = zstandard.ZstdCompressionParameters(
 )
 # nearly flat streams (mostly zeros: smooth areas, coarse near-lossless) repay a deeper search;
 # on Kodak (mode 3, D = 1 / 2 / 3) search_log 3 → 6 and target_length 32 → 64 took 2.846 /
-# 2.268 / 1.911 bpp to 2.844 / 2.261 / 1.894 for ~10 % more encoding time (target 128 gained
-# another 0.001-0.003 bpp for up to 40 % more time; btultra2 did no better than btultra)
+# 2.268 / 1.911 bpp to 2.844 / 2.261 / 1.894, and encoding 4 / 11 / 17 % longer (target 128
+# gained another 0.001-0.003 bpp for up to 40 % more time; btultra2 did no better)
 _ZSTD_OPTIMAL_DEEP = zstandard.ZstdCompressionParameters(
     strategy=zstandard.STRATEGY_BTULTRA, min_match=3, window_log=17, chain_log=14, hash_log=14,
     search_log=6, target_length=64, write_content_size=True, write_checksum=False,
