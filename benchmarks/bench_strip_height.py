@@ -39,16 +39,6 @@ def setup_args() -> argparse.ArgumentParser:
     return ap
 
 
-def rows_for(height: int, min_rows: int) -> int:
-    """strips.strip_rows with another minimum strip height."""
-    saved = strips.MIN_STRIP_ROWS
-    strips.MIN_STRIP_ROWS = min_rows
-    try:
-        return strips.strip_rows(height)
-    finally:
-        strips.MIN_STRIP_ROWS = saved
-
-
 def main(argv=None) -> int:
     args = setup_args().parse_args(argv)
     files = sorted(args.kodak.glob("*.png"))[: args.limit or None]
@@ -67,7 +57,7 @@ def main(argv=None) -> int:
         png = png.getvalue()
         payloads = {}
         for d, m in coders:
-            payloads[d, m] = strips.encode(plane, d, rows_for(h, m))
+            payloads[d, m] = strips.encode(plane, d, strips.strip_rows(h, m))
             out = lplane.decode_plane(3, payloads[d, m], w, h, d)
             assert np.abs(out.astype(int) - plane).max() <= d
             size[d, m] += len(payloads[d, m])
@@ -88,7 +78,7 @@ def main(argv=None) -> int:
     print("|---|---|---|---|---|---|")
     print(f"| | Pillow PNG | | | {pixels / best['png'] / 1e6:.1f} | 1.00× |")
     for d, m in coders:
-        counts = sorted({-(-p.shape[0] // rows_for(p.shape[0], m)) for p in planes})
+        counts = sorted({-(-p.shape[0] // strips.strip_rows(p.shape[0], m)) for p in planes})
         print(f"| {d} | {m} | {'/'.join(map(str, counts))} | {size[d, m] * 8 / pixels:.4f} | "
               f"{pixels / best[d, m] / 1e6:.1f} | {best['png'] / best[d, m]:.2f}× |")
     return 0

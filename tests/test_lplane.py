@@ -252,6 +252,7 @@ def test_strip_rows_rule():
     assert [strips.strip_rows(h) for h in (256, 511)] == [128, 256]  # two
     assert [strips.strip_rows(h) for h in (512, 513, 768, 1023, 1024)] == [128, 129, 192, 256, 128]
     assert strips.strip_rows(4000) == 250 and strips.strip_rows(100_000) == 1563  # at most 64 strips
+    assert [strips.strip_rows(h, min_rows=256) for h in (511, 512, 768, 4000)] == [511, 256, 384, 500]
     for h in (1, 7, 384, 512, 768, 1000, 4000, 12345, 100_000):
         rows = strips.strip_rows(h)
         assert 1 <= rows <= h and -(-h // rows) <= strips.MAX_STRIPS
@@ -646,3 +647,22 @@ def test_pair_decoder_matches_reference_on_damaged_streams(max_error):
                 np.testing.assert_array_equal(bufs[i], refs[i][1])
         outcomes.add(rc)
     assert 0 in outcomes and len(outcomes) > 1
+
+
+def test_strip_height_benchmark_runs(tmp_path, capsys):
+    """benchmarks/bench_strip_height.py on two small photos: both strip rules decode and report."""
+    import importlib.util
+
+    from conftest import ROOT
+    from PIL import Image
+    from skimage import data as skdata
+
+    for name in ("camera", "astronaut"):
+        Image.fromarray(getattr(skdata, name)()).save(tmp_path / f"{name}.png")
+    spec = importlib.util.spec_from_file_location("bench_strip_height", ROOT / "benchmarks" / "bench_strip_height.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--kodak", str(tmp_path), "--repeat", "1", "--rounds", "1", "--max-error", "0", "2"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 0 |") or line.startswith("| 2 |")]
+    assert [r.split("|")[2:4] for r in rows] == [[" 256 ", " 2 "], [" 128 ", " 4 "]] * 2  # 512-row photos
+    assert bench.main(["--kodak", str(tmp_path / "none")]) == 1

@@ -44,11 +44,11 @@ MAX_STRIPS = 64
 DEEP_BELOW_BITS = 1.0
 
 
-def strip_rows(height: int) -> int:
+def strip_rows(height: int, min_rows: int = MIN_STRIP_ROWS) -> int:
     """The encoder's strip height: the plane split into the largest power of two (≤ 64) of strips
-    of at least MIN_STRIP_ROWS rows (powers of two share out evenly on 2, 4, 8... threads)."""
+    of at least min_rows rows (powers of two share out evenly on 2, 4, 8... threads)."""
     n = 1
-    while 2 * n <= MAX_STRIPS and height // (2 * n) >= MIN_STRIP_ROWS:
+    while 2 * n <= MAX_STRIPS and height // (2 * n) >= min_rows:
         n *= 2
     return -(-height // n)
 
