@@ -355,8 +355,16 @@ def test_strips_after_fork():
         strips.set_num_threads(None)
 
 
+@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
+def threads(request):
+    """Decode on the calling thread alone, or on it and the pool."""
+    strips.set_num_threads(request.param)
+    yield request.param
+    strips.set_num_threads(None)
+
+
 @pytest.mark.parametrize("max_error", [0, 2])
-def test_strips_every_truncation_raises(max_error):
+def test_strips_every_truncation_raises(max_error, threads):
     plane = PLANES["smooth"][:12, :20]
     payload = strips.encode(plane, max_error, 4)  # three strips: a strip table of two rows
     for n in range(len(payload)):
@@ -366,19 +374,25 @@ def test_strips_every_truncation_raises(max_error):
         lplane.decode_plane(3, payload + b"\0", 20, 12, max_error)
 
 
-def test_strips_damaged_payload():
+@pytest.mark.parametrize("max_error", [0, 2])
+def test_strips_damaged_payload(max_error, threads):
+    """Strips of 5, 5, 5 and 1 rows: decoded as a pair and two single strips."""
     plane = PLANES["smooth"][:16, :24]
-    payload = strips.encode(plane, 0, 5)
-    rng = np.random.default_rng(3)
+    payload = strips.encode(plane, max_error, 5)
+    assert strips._decode_units(16, 5, threads) == [[0, 1], [2], [3]]
+    rng = np.random.default_rng(3 + max_error)
+    refused = 0
     for _ in range(300):
         bad = bytearray(payload)
         for i in rng.integers(0, len(bad), rng.integers(1, 4)):
             bad[i] ^= int(rng.integers(1, 256))
         try:
-            out = lplane.decode_plane(3, bytes(bad), 24, 16, 0)
+            out = lplane.decode_plane(3, bytes(bad), 24, 16, max_error)
         except FormatError:
+            refused += 1
             continue
         assert out.shape == (16, 24) and out.dtype == np.uint8
+    assert refused > 0
 
 
 def test_strips_header_checked():
