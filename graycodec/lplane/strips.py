@@ -14,7 +14,9 @@ CPU count unless the environment variable NUMBA_NUM_THREADS says otherwise), as 
 numba's ``parallel=True``: safe when callers use threads of their own or fork (numba's OpenMP
 layer is not fork-safe and its workqueue layer not thread-safe), and the work items (a strip,
 a group of streams) are large enough for a thread pool. The payload does not depend on the
-thread count.
+thread count. When there are at least two strips per thread, the decoder gives each thread
+pairs of strips, which one loop decodes at once (gap._gap_decode_pair): a single strip's loop
+waits on its own dependency chains, and two independent ones overlap.
 """
 from __future__ import annotations
 
