@@ -158,13 +158,19 @@ def size_tables(files, planes, table, missing):
     return bpp
 
 
+def load_planes(folder: Path, limit: int = 0) -> tuple[list[Path], list[np.ndarray]]:
+    """The first ``limit`` (0: all) *.png images of folder, and the lightness plane a .gcz stores
+    for each; ([], []) when there are none."""
+    files = sorted(folder.glob("*.png"))[: limit or None]
+    return files, [rgb_to_plane(np.asarray(Image.open(f).convert("RGB"))) for f in files]
+
+
 def main(argv=None) -> int:
     args = setup_args().parse_args(argv)
-    files = sorted(args.kodak.glob("*.png"))[: args.limit or None]
+    files, planes = load_planes(args.kodak, args.limit)
     if not files:
         print(f"no images in {args.kodak}", file=sys.stderr)
         return 1
-    planes = [rgb_to_plane(np.asarray(Image.open(f).convert("RGB"))) for f in files]
     lplane.decode_plane(*lplane.encode_plane(planes[0][:8, :8]), 8, 8, 0)  # JIT / cache warm-up
     table, missing = codec_table()
     bpp = {}

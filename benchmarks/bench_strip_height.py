@@ -20,11 +20,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from bench_lplane import DEFAULT_KODAK, load_planes, png_bytes  # this folder is on sys.path when run
 from graycodec import lplane
-from graycodec.color import rgb_to_plane
 from graycodec.lplane import strips
-
-DEFAULT_KODAK = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "kodak"
 
 
 def setup_args() -> argparse.ArgumentParser:
@@ -41,20 +39,17 @@ def setup_args() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = setup_args().parse_args(argv)
-    files = sorted(args.kodak.glob("*.png"))[: args.limit or None]
+    files, planes = load_planes(args.kodak, args.limit)
     if not files:
         print(f"no images in {args.kodak}", file=sys.stderr)
         return 1
-    planes = [rgb_to_plane(np.asarray(Image.open(f).convert("RGB"))) for f in files]
     pixels = sum(p.size for p in planes)
     coders = [(d, m) for d in args.max_error for m in args.min_rows]
     size = {c: 0 for c in coders}
     best = {c: 0.0 for c in ["png", *coders]}
     for plane in planes:
         h, w = plane.shape
-        png = io.BytesIO()
-        Image.fromarray(plane).save(png, "PNG")
-        png = png.getvalue()
+        png = png_bytes(plane)
         payloads = {}
         for d, m in coders:
             payloads[d, m] = strips.encode(plane, d, strips.strip_rows(h, m))

@@ -663,7 +663,7 @@ def test_pair_decoder_matches_reference_on_damaged_streams(max_error):
     assert 0 in outcomes and len(outcomes) > 1
 
 
-def test_strip_height_benchmark_runs(tmp_path, capsys):
+def test_strip_height_benchmark_runs(tmp_path, capsys, monkeypatch):
     """benchmarks/bench_strip_height.py on two small photos: both strip rules decode and report."""
     import importlib.util
 
@@ -671,6 +671,7 @@ def test_strip_height_benchmark_runs(tmp_path, capsys):
     from PIL import Image
     from skimage import data as skdata
 
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # as when run: it imports bench_lplane
     for name in ("camera", "astronaut"):
         Image.fromarray(getattr(skdata, name)()).save(tmp_path / f"{name}.png")
     spec = importlib.util.spec_from_file_location("bench_strip_height", ROOT / "benchmarks" / "bench_strip_height.py")
