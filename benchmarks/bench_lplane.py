@@ -5,11 +5,13 @@ same stored plane, and encode/decode speed against Pillow's PNG in the same run.
 
 The plane of each image is ``color.rgb_to_plane`` of its sRGB pixels (the plane a .gcz stores).
 Every graycodec result is decoded and checked (bit-exact, or within max_error). Speeds are the
-best of ``--repeat`` runs per image (the least disturbed by other processes), summed over images.
+best of ``--repeat`` rounds per image (the least disturbed by other processes), summed over
+images; in each round every coder runs once, in turn, so PNG and graycodec see the same load.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import os
@@ -95,15 +97,6 @@ def codec_table():
 
 
 # --- speed -------------------------------------------------------------------------------
-def best_time(fn, repeat, clock=time.perf_counter):
-    best = float("inf")
-    for _ in range(repeat):
-        t = clock()
-        fn()
-        best = min(best, clock() - t)
-    return best
-
-
 SPEED_ROWS = [  # (label, key, mode, max_error, mode 3 threads: None = the run's count)
     ("graycodec mode 3 lossless (default)", "m3", 3, 0, None),
     *[(f"graycodec mode 3, D={d}", f"m3d{d}", 3, d, None) for d in NEAR],
@@ -114,23 +107,39 @@ SPEED_ROWS = [  # (label, key, mode, max_error, mode 3 threads: None = the run's
 ]
 
 
+def best_in_turn(jobs, repeat, clock=time.perf_counter, threads=None):
+    """{key: best seconds} for jobs {key: (mode 3 threads or None, fn)}: ``repeat`` rounds, each
+    calling every job once in turn, so that all of them see the same moments of machine load
+    (on a shared host a core's speed swings by tens of per cent within seconds)."""
+    best = dict.fromkeys(jobs, float("inf"))
+    try:
+        for _ in range(repeat):
+            for key, (n, fn) in jobs.items():
+                strips.set_num_threads(n or threads)
+                start = clock()
+                fn()
+                best[key] = min(best[key], clock() - start)
+    finally:
+        strips.set_num_threads(None)
+    return best
+
+
 def speed(planes, repeat, clock=time.perf_counter, threads=None):
-    """Seconds (best of repeat, summed over images) for graycodec modes and Pillow PNG; the coders
-    of one image are timed one after the other, so all see about the same machine load."""
+    """Seconds (best of repeat, summed over images) for graycodec modes and Pillow PNG. For each
+    image the decoders are timed in turn (see best_in_turn), then the encoders."""
     t = {f"{k}_{op}": 0.0 for k in ["png"] + [r[1] for r in SPEED_ROWS] for op in ("enc", "dec")}
     for plane in planes:
         h, w = plane.shape
-        data = png_bytes(plane)
-        t["png_enc"] += best_time(lambda: png_bytes(plane), repeat, clock)
-        t["png_dec"] += best_time(lambda: np.asarray(Image.open(io.BytesIO(data))), repeat, clock)
+        png = png_bytes(plane)
+        decoders = {"png_dec": (None, lambda: np.asarray(Image.open(io.BytesIO(png))))}
+        encoders = {"png_enc": (None, lambda: png_bytes(plane))}
         for _, key, mode, d, n in SPEED_ROWS:
-            strips.set_num_threads(n or threads)
-            try:
-                _, payload = lplane.encode_plane(plane, mode=mode, max_error=d)
-                t[key + "_enc"] += best_time(lambda: lplane.encode_plane(plane, mode=mode, max_error=d), repeat, clock)
-                t[key + "_dec"] += best_time(lambda: lplane.decode_plane(mode, payload, w, h, d), repeat, clock)
-            finally:
-                strips.set_num_threads(None)
+            _, payload = lplane.encode_plane(plane, mode=mode, max_error=d)
+            decoders[key + "_dec"] = (n, functools.partial(lplane.decode_plane, mode, payload, w, h, d))
+            encoders[key + "_enc"] = (n, functools.partial(lplane.encode_plane, plane, mode=mode, max_error=d))
+        for jobs in (decoders, encoders):
+            for key, seconds in best_in_turn(jobs, repeat, clock, threads).items():
+                t[key] += seconds
     return t
 
 
@@ -188,7 +197,7 @@ def main(argv=None) -> int:
     strips.set_num_threads(None)
     nstrips = sorted({-(-p.shape[0] // strips.strip_rows(p.shape[0])) for p in planes})
     mpix = sum(p.size for p in planes) / 1e6
-    print(f"\nSpeed on {len(planes)} planes ({mpix:.2f} MP), best of {args.repeat} runs per image, "
+    print(f"\nSpeed on {len(planes)} planes ({mpix:.2f} MP), best of {args.repeat} rounds per image (coders in turn), "
           f"{args.clock} clock. Mode 3: {nthreads} threads (numba.get_num_threads() = "
           f"{numba.get_num_threads()}), {'/'.join(map(str, nstrips))} strips per plane; "
           f"{len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} CPUs, "

@@ -693,19 +693,53 @@ def test_pair_decoder_matches_reference_on_damaged_streams(max_error):
 
 def test_strip_height_benchmark_runs(tmp_path, capsys, monkeypatch):
     """benchmarks/bench_strip_height.py on two small photos: both strip rules decode and report."""
-    import importlib.util
-
-    from conftest import ROOT
     from PIL import Image
     from skimage import data as skdata
 
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # as when run: it imports bench_lplane
     for name in ("camera", "astronaut"):
         Image.fromarray(getattr(skdata, name)()).save(tmp_path / f"{name}.png")
-    spec = importlib.util.spec_from_file_location("bench_strip_height", ROOT / "benchmarks" / "bench_strip_height.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _load_benchmark("bench_strip_height", monkeypatch)
     assert bench.main(["--kodak", str(tmp_path), "--repeat", "1", "--rounds", "1", "--max-error", "0", "2"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 0 |") or line.startswith("| 2 |")]
     assert [r.split("|")[2:4] for r in rows] == [[" 256 ", " 2 "], [" 128 ", " 4 "]] * 2  # 512-row photos
     assert bench.main(["--kodak", str(tmp_path / "none")]) == 1
+
+
+def _load_benchmark(name, monkeypatch):
+    """benchmarks/<name>.py as a module, with benchmarks/ on sys.path as when it is run."""
+    import importlib.util
+
+    from conftest import ROOT
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_lplane_benchmark_times_coders_in_turn(monkeypatch):
+    """best_in_turn: every job once per round, in turn, each under its own thread count."""
+    bench = _load_benchmark("bench_lplane", monkeypatch)
+    calls = []
+    jobs = {"a": (1, lambda: calls.append(("a", strips.num_threads()))),
+            "b": (None, lambda: calls.append(("b", strips.num_threads())))}
+    best = bench.best_in_turn(jobs, 3, threads=2)
+    assert calls == [("a", 1), ("b", 2)] * 3
+    assert set(best) == {"a", "b"} and all(0 <= s < 1 for s in best.values())
+    assert strips._threads is None  # the override is cleared afterwards
+
+
+def test_lplane_benchmark_speed_run(tmp_path, capsys, monkeypatch):
+    """benchmarks/bench_lplane.py --speed-only on two small photos prints every coder's row."""
+    from PIL import Image
+    from skimage import data as skdata
+
+    bench = _load_benchmark("bench_lplane", monkeypatch)
+    for name in ("camera", "coffee"):
+        Image.fromarray(getattr(skdata, name)()[:96, :80]).save(tmp_path / f"{name}.png")
+    assert bench.main(["--kodak", str(tmp_path), "--speed-only", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    labels = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ") and "MP/s" not in line]
+    assert labels == ["Pillow PNG (default level)"] + [row[0] for row in bench.SPEED_ROWS]
+    assert "| Pillow PNG (default level) |" in out and "| 1.00× | 1.00× |" in out
