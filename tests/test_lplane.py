@@ -532,19 +532,17 @@ def reference_decode(h, w, max_error, data, starts, ends):
 
 
 def fast_decode(h, w, max_error, data, starts, ends):
-    rec, lut = gap.decoder_tables(max_error)
     padded = np.concatenate([data, np.zeros(gap.decode_padding(w), np.uint8)])
     buf = np.empty((h + 2) * (w + 3), np.uint8)
-    rc = gap._gap_decode(buf, h, w, rec, lut, padded, starts, ends)
+    rc = gap._gap_decode(buf, h, w, *gap.decoder_tables(max_error), padded, starts, ends)
     return rc, buf
 
 
 def pair_decode(h, w, max_error, data, starts, ends):
     """gap._gap_decode_pair on two strips of the same size: starts / ends (2, 16)."""
-    rec, lut = gap.decoder_tables(max_error)
     padded = np.concatenate([data, np.zeros(gap.decode_padding(w), np.uint8)])
     bufs = np.empty((2, (h + 2) * (w + 3)), np.uint8)
-    rc = gap._gap_decode_pair(bufs[0], bufs[1], h, w, rec, lut, padded, starts, ends)
+    rc = gap._gap_decode_pair(bufs[0], bufs[1], h, w, *gap.decoder_tables(max_error), padded, starts, ends)
     return rc, bufs
 
 
@@ -593,8 +591,7 @@ def reference_reconstruction(step, lut):  # pragma: no cover - compiled
 @pytest.mark.parametrize("max_error", [0, 1, 2, 3, 7, 20, lplane.MAX_ERROR_LIMIT])
 def test_reconstruction_table_matches_the_reference_kernel(max_error):
     """Every entry of the decoders' table: the pixel and alphabet check of the reference."""
-    rec, lut = gap.decoder_tables(max_error)
-    step, _ = gap._kernel_tables(max_error)
+    step, rec, lut = gap.decoder_tables(max_error)
     np.testing.assert_array_equal(rec, reference_reconstruction(step, lut))
     assert (rec >= 256).any() == (max_error > 0)  # near-lossless alphabets are smaller than a byte
 

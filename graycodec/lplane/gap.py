@@ -197,8 +197,8 @@ def decode_padding(width: int) -> int:
 
 
 @functools.lru_cache(maxsize=None)
-def decoder_tables(max_error: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rec, lut) for the decoders: lut as for _gap_kernel, and rec the reconstructed pixel of
+def decoder_tables(max_error: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """(step, rec, lut) for the decoders: step and lut as for _gap_kernel, and rec the reconstructed pixel of
     every coded value v (0-255), sign flip f (0 or -1) and final prediction p (0-255): x = p +
     step · unfold(v), clamped to 0-255 (FORMAT.md §4 steps 8-9, as _gap_kernel computes it), at
     rec[v·512 + (f < 0)·256 + p], plus 256 when v lies outside p's alphabet (a damaged stream).
@@ -215,7 +215,7 @@ def decoder_tables(max_error: int) -> tuple[np.ndarray, np.ndarray]:
     x = np.clip(p + e * step, 0, 255)
     rec = (x + 256 * (v > hi - lo)).astype(np.uint16).reshape(-1)
     rec.setflags(write=False)
-    return rec, lut
+    return step, rec, lut
 
 
 @njit(inline="always")
@@ -254,7 +254,7 @@ def _row_terms(buf, r, w, wp, eu, lane):  # pragma: no cover - compiled
 
 
 @njit(inline="always")
-def _decode_pixel(buf, o, c, wp, eo, vw, vww, ew, lane, rec, lut, data, ptr):  # pragma: no cover - compiled
+def _decode_pixel(buf, o, c, wp, eo, vw, vww, ew, lane, lossless, rec, lut, data, ptr):  # pragma: no cover - compiled
     """Decode pixel o (column c) into buf and its |x − p| into the lane's error row at eo, given W,
     WW and ε_W; returns (x, |x − p|, bad), bad = 1 when the value read is outside the alphabet.
     Reads its value at ptr[k] and advances it."""
@@ -292,8 +292,14 @@ def _decode_pixel(buf, o, c, wp, eo, vw, vww, ew, lane, rec, lut, data, ptr):  #
     i = ptr[U(k)]
     v = np.int64(data[U(i)])  # may be past the stream's end (padding): checked once a row
     ptr[U(k)] = i + 1
-    xb = np.int64(rec[U(v * 512 + np.int64(8 * p > q8) * 256 + p)])  # see decoder_tables
-    x = xb & 255
+    if lossless:  # computed: lossless values spread wider, and the table's rows they use would
+        # crowd L1 (the table measured 2-3 % slower here); every byte is in the alphabet
+        x = p + _unfold(v, -p, min(p, 255 - p), -np.int64(8 * p > q8))
+        bad = np.int64(0)
+    else:
+        xb = np.int64(rec[U(v * 512 + np.int64(8 * p > q8) * 256 + p)])  # see decoder_tables
+        x = xb & 255
+        bad = xb >> 8
     buf[U(o)] = x
     ax = abs(x - p)
     err[U(eo + c)] = ax
@@ -305,7 +311,7 @@ def _decode_pixel(buf, o, c, wp, eo, vw, vww, ew, lane, rec, lut, data, ptr):  #
     bias_sum[U(ctx)] = bs
     bias_count[U(ctx)] = bn
     bias_corr[U(ctx)] = (bs * lut[U(_T_RECIP + bn)]) >> 16
-    return x, ax, xb >> 8
+    return x, ax, bad
 
 
 @njit(inline="always")
@@ -326,11 +332,8 @@ def _leftover(ptr, end):  # pragma: no cover - compiled
     return False
 
 
-@njit(nogil=True, cache=True)
-def _gap_decode(buf, h, w, rec, lut, data, starts, ends):  # pragma: no cover - compiled
-    """Decode like ``_gap_kernel(..., decode=True)`` (same buf layout, same 0 / -1 / -2 / -3),
-    faster; (rec, lut) from :func:`decoder_tables`, ``data`` with :func:`decode_padding` bytes
-    after the last stream."""
+@njit(inline="always")
+def _gap_decode_core(buf, h, w, lossless, rec, lut, data, starts, ends):  # pragma: no cover - compiled
     wp = w + 3
     lane = _new_lane(wp)
     ptr = starts.copy()  # next value of each stream
@@ -344,7 +347,7 @@ def _gap_decode(buf, h, w, rec, lut, data, starts, ends):  # pragma: no cover - 
         vw = vww = np.int64(buf[U(r - wp + 2)])
         ew = np.int64(0)
         for c in range(2, w + 2):
-            x, ax, bad = _decode_pixel(buf, r + c, c, wp, eo, vw, vww, ew, lane, rec, lut, data, ptr)
+            x, ax, bad = _decode_pixel(buf, r + c, c, wp, eo, vw, vww, ew, lane, lossless, rec, lut, data, ptr)
             if bad:
                 return -2
             vww, vw, ew = vw, x, ax
@@ -354,11 +357,8 @@ def _gap_decode(buf, h, w, rec, lut, data, starts, ends):  # pragma: no cover - 
     return -3 if _leftover(ptr, end) else 0
 
 
-@njit(nogil=True, cache=True)
-def _gap_decode_pair(buf_a, buf_b, h, w, rec, lut, data, starts, ends):  # pragma: no cover - compiled
-    """Two strips of h rows at once, each as ``_gap_decode`` would: buf_a, buf_b as there,
-    starts / ends (2, 16): each strip's streams. Returns 0 when both decode; otherwise < 0 (the
-    code of either strip's fault)."""
+@njit(inline="always")
+def _gap_decode_pair_core(buf_a, buf_b, h, w, lossless, rec, lut, data, starts, ends):  # pragma: no cover
     wp = w + 3
     lane_a = _new_lane(wp)
     lane_b = _new_lane(wp)
@@ -378,8 +378,8 @@ def _gap_decode_pair(buf_a, buf_b, h, w, rec, lut, data, starts, ends):  # pragm
         ew_a = ew_b = np.int64(0)
         bad = np.int64(0)
         for c in range(2, w + 2):
-            x_a, ax_a, bad_a = _decode_pixel(buf_a, r + c, c, wp, eo, vw_a, vww_a, ew_a, lane_a, rec, lut, data, ptr_a)
-            x_b, ax_b, bad_b = _decode_pixel(buf_b, r + c, c, wp, eo, vw_b, vww_b, ew_b, lane_b, rec, lut, data, ptr_b)
+            x_a, ax_a, bad_a = _decode_pixel(buf_a, r + c, c, wp, eo, vw_a, vww_a, ew_a, lane_a, lossless, rec, lut, data, ptr_a)
+            x_b, ax_b, bad_b = _decode_pixel(buf_b, r + c, c, wp, eo, vw_b, vww_b, ew_b, lane_b, lossless, rec, lut, data, ptr_b)
             bad |= bad_a | bad_b  # checked once a row: a branch here would tie the two chains
             vww_a, vw_a, ew_a = vw_a, x_a, ax_a
             vww_b, vw_b, ew_b = vw_b, x_b, ax_b
@@ -390,6 +390,47 @@ def _gap_decode_pair(buf_a, buf_b, h, w, rec, lut, data, starts, ends):  # pragm
         if _overrun(ptr_a, ends[0]) or _overrun(ptr_b, ends[1]):
             return -1
     return -3 if _leftover(ptr_a, ends[0]) or _leftover(ptr_b, ends[1]) else 0
+
+
+# lossless and near-lossless compiled apart (the reconstruction differs, see _decode_pixel)
+@njit(nogil=True, cache=True)
+def _gap_decode_lossless(buf, h, w, rec, lut, data, starts, ends):  # pragma: no cover - compiled
+    return _gap_decode_core(buf, h, w, True, rec, lut, data, starts, ends)
+
+
+@njit(nogil=True, cache=True)
+def _gap_decode_near(buf, h, w, rec, lut, data, starts, ends):  # pragma: no cover - compiled
+    return _gap_decode_core(buf, h, w, False, rec, lut, data, starts, ends)
+
+
+@njit(nogil=True, cache=True)
+def _gap_decode(buf, h, w, step, rec, lut, data, starts, ends):  # pragma: no cover - compiled
+    """Decode like ``_gap_kernel(..., decode=True)`` (same buf layout, same 0 / -1 / -2 / -3),
+    faster; (step, rec, lut) from :func:`decoder_tables`, ``data`` with :func:`decode_padding`
+    bytes after the last stream."""
+    if step == 1:
+        return _gap_decode_lossless(buf, h, w, rec, lut, data, starts, ends)
+    return _gap_decode_near(buf, h, w, rec, lut, data, starts, ends)
+
+
+@njit(nogil=True, cache=True)
+def _gap_decode_pair_lossless(buf_a, buf_b, h, w, rec, lut, data, starts, ends):  # pragma: no cover
+    return _gap_decode_pair_core(buf_a, buf_b, h, w, True, rec, lut, data, starts, ends)
+
+
+@njit(nogil=True, cache=True)
+def _gap_decode_pair_near(buf_a, buf_b, h, w, rec, lut, data, starts, ends):  # pragma: no cover
+    return _gap_decode_pair_core(buf_a, buf_b, h, w, False, rec, lut, data, starts, ends)
+
+
+@njit(nogil=True, cache=True)
+def _gap_decode_pair(buf_a, buf_b, h, w, step, rec, lut, data, starts, ends):  # pragma: no cover - compiled
+    """Two strips of h rows at once, each as ``_gap_decode`` would: buf_a, buf_b as there,
+    starts / ends (2, 16): each strip's streams. Returns 0 when both decode; otherwise < 0 (the
+    code of either strip's fault)."""
+    if step == 1:
+        return _gap_decode_pair_lossless(buf_a, buf_b, h, w, rec, lut, data, starts, ends)
+    return _gap_decode_pair_near(buf_a, buf_b, h, w, rec, lut, data, starts, ends)
 
 
 @njit(cache=True)

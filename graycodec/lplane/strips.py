@@ -140,18 +140,18 @@ def _encode_strip(plane, y0, y1, step, lut, vals, cls, counts):  # pragma: no co
 
 
 @njit(nogil=True, cache=True)
-def _decode_strips(out, first, rows, rec, lut, data, starts, ends):  # pragma: no cover - compiled
+def _decode_strips(out, first, rows, step, rec, lut, data, starts, ends):  # pragma: no cover - compiled
     """Decode one or two strips of ``rows`` rows (two: at once, see gap._gap_decode_pair), the
     i-th from row first[i] into out; its stream k is data[starts[i, k]:ends[i, k]]. 0 or < 0.
-    (rec, lut): gap.decoder_tables. data ends with gap.decode_padding(W) bytes of padding."""
+    (step, rec, lut): gap.decoder_tables. data ends with gap.decode_padding(W) bytes of padding."""
     n = first.shape[0]
     w = out.shape[1]
     wp = w + 3
     buf = np.empty((n, (rows + 2) * wp), np.uint8)
     if n == 1:
-        rc = _gap_decode(buf[0], rows, w, rec, lut, data, starts[0], ends[0])
+        rc = _gap_decode(buf[0], rows, w, step, rec, lut, data, starts[0], ends[0])
     else:
-        rc = _gap_decode_pair(buf[0], buf[1], rows, w, rec, lut, data, starts, ends)
+        rc = _gap_decode_pair(buf[0], buf[1], rows, w, step, rec, lut, data, starts, ends)
     if rc == 0:
         for i in range(n):
             out[first[i]:first[i] + rows, :] = buf[i].reshape((rows + 2, wp))[2:, 2:w + 2]
@@ -233,7 +233,7 @@ def decode(payload: bytes, width: int, height: int, max_error: int) -> np.ndarra
     frame_at = list(itertools.accumulate(comp, initial=pos))
     starts = np.array(off[:-1], np.int64) + np.cumsum(counts, axis=0) - counts  # (strip, stream) -> 1st value
     ends = starts + counts
-    rec, lut = decoder_tables(max_error)
+    step, rec, lut = decoder_tables(max_error)
     out = np.empty((height, width), np.uint8)
     view = memoryview(payload)
     groups = [[k] for k in sorted(range(N_STREAMS), key=lambda k: -raw[k])]  # largest first
@@ -273,7 +273,7 @@ def decode(payload: bytes, width: int, height: int, max_error: int) -> np.ndarra
             unit = units[u]
             first = np.array(unit, np.int64) * rows
             size = min(height, first[0] + rows) - first[0]  # all strips have `rows` rows but the last
-            rcs[u] = _decode_strips(out, first, size, rec, lut, data, starts[unit], ends[unit])
+            rcs[u] = _decode_strips(out, first, size, step, rec, lut, data, starts[unit], ends[unit])
 
     _map(work, range(num_threads()))
     if errors:
