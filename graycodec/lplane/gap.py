@@ -176,12 +176,12 @@ def _gap_kernel(buf, h, w, step, lut, vals, cls, data, starts, ends, decode):  #
 # pixel. The decoders below compute exactly the same values (tests compare them with it on
 # valid and damaged payloads) with fewer: the terms that only depend on the rows above are
 # computed for a whole row first (a loop LLVM vectorizes), GAP's weight is chosen by masks
-# instead of six comparisons and two products, the reconstruction of a pixel
-# from its coded value (unfolding, de-quantizing, clamping, the alphabet check) is one lookup in
-# a table made for the bound D (near-lossless ~10 % faster a pixel than computing it; lossless
-# the same), the bias tables are compact (they stay in L1 next to the rest), and the streams
-# are checked once a row instead of once a pixel, which is safe because a stream that runs
-# out can only be read past its end by less than one row: the caller pads the stream data by
+# instead of six comparisons and two products, near-lossless reconstructs a pixel from its
+# coded value (unfolding, de-quantizing, clamping, the alphabet check) with one lookup in a
+# table made for the bound D, lossless and near-lossless are compiled apart, the bias tables
+# are compact (they stay in L1 next to the rest), and the streams are checked once a row
+# instead of once a pixel, which is safe because a stream that runs out can only be read past
+# its end by less than one row: the caller pads the stream data by
 # decode_padding(w) bytes.
 #
 # The loop is still bound by its dependency chains (each pixel waits on the one before, through
@@ -202,7 +202,8 @@ def decoder_tables(max_error: int) -> tuple[int, np.ndarray, np.ndarray]:
     every coded value v (0-255), sign flip f (0 or -1) and final prediction p (0-255): x = p +
     step · unfold(v), clamped to 0-255 (FORMAT.md §4 steps 8-9, as _gap_kernel computes it), at
     rec[v·512 + (f < 0)·256 + p], plus 256 when v lies outside p's alphabet (a damaged stream).
-    Rows of v are 1 KB: the small values that make most of a stream share a few cache lines."""
+    Rows of v are 1 KB: the small values that make most of a near-lossless stream share a few
+    cache lines (the lossless decoders compute x instead; the table is defined for D = 0 too)."""
     step, lut = _kernel_tables(max_error)
     v, f, p = np.meshgrid(np.arange(256), np.array([0, -1]), np.arange(256), indexing="ij")
     if step == 1:
@@ -266,8 +267,8 @@ def _decode_pixel(buf, o, c, wp, eo, vw, vww, ew, lane, lossless, rec, lut, data
     d = dwn - dww + above_d[U(c)]
     t = 4 * vw + np.int64(above_t[U(c)])
     # GAP (FORMAT.md §4 step 2) without branches, by masks (all ones or zero): the side (W or N)
-    # from the sign of d, then the weight from |d|. Branches mispredict on textured rows; in
-    # the pair loop this form is ~5 % faster (one strip alone: the same to 2.5 % slower)
+    # from the sign of d, then the weight from |d|. Branches mispredict on textured rows; whole
+    # planes decode ~5 % faster this way (one strip alone, not paired: the same to 2.5 % slower)
     side = -np.int64(d > 0)
     s8 = 8 * (vn ^ ((vn ^ vw) & side))
     ad = abs(d)
