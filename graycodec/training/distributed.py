@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from ..errors import GraycodecError
+
 
 @dataclass(frozen=True)
 class Dist:
@@ -38,6 +40,11 @@ def init(device: torch.device) -> tuple[Dist, torch.device]:
         return Dist(), device
     ctx = Dist(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
     if device.type == "cuda":
+        visible = torch.cuda.device_count()
+        if ctx.local_rank >= visible:  # one GPU per process: torch would fail with 'invalid device ordinal'
+            raise GraycodecError(f"process {ctx.local_rank} of this node has no GPU of its own: torchrun started "
+                                 f"more processes per node than the {visible} visible CUDA device(s); use "
+                                 f"--nproc_per_node={visible} or less, or --device cpu")
         device = torch.device("cuda", ctx.local_rank)
         torch.cuda.set_device(device)
     if not dist.is_initialized():
