@@ -181,8 +181,7 @@ def _gap_kernel(buf, h, w, step, lut, vals, cls, data, starts, ends, decode):  #
 # table made for the bound D, lossless and near-lossless are compiled apart, the bias tables
 # are compact (they stay in L1 next to the rest), and the streams are checked once a row
 # instead of once a pixel, which is safe because a stream that runs out can only be read past
-# its end by less than one row: the caller pads the stream data by
-# decode_padding(w) bytes.
+# its end by less than one row: the caller pads the stream data by decode_padding(w) bytes.
 #
 # The loop is still bound by its dependency chains (each pixel waits on the one before, through
 # W and through the bias tables), so _gap_decode_pair decodes two independent strips in one
@@ -198,9 +197,9 @@ def decode_padding(width: int) -> int:
 
 @functools.lru_cache(maxsize=None)
 def decoder_tables(max_error: int) -> tuple[int, np.ndarray, np.ndarray]:
-    """(step, rec, lut) for the decoders: step and lut as for _gap_kernel, and rec the reconstructed pixel of
-    every coded value v (0-255), sign flip f (0 or -1) and final prediction p (0-255): x = p +
-    step · unfold(v), clamped to 0-255 (FORMAT.md §4 steps 8-9, as _gap_kernel computes it), at
+    """(step, rec, lut) for the decoders: step and lut as for _gap_kernel, and rec the
+    reconstructed pixel of every coded value v (0-255), sign flip f (0 or -1) and final
+    prediction p (0-255): x = p + step · unfold(v), clamped to 0-255 (FORMAT.md §4 steps 8-9, as _gap_kernel computes it), at
     rec[v·512 + (f < 0)·256 + p], plus 256 when v lies outside p's alphabet (a damaged stream).
     Rows of v are 1 KB: the small values that make most of a near-lossless stream share a few
     cache lines (the lossless decoders compute x instead; the table is defined for D = 0 too)."""
@@ -360,6 +359,8 @@ def _gap_decode_core(buf, h, w, lossless, rec, lut, data, starts, ends):  # prag
 
 @njit(inline="always")
 def _gap_decode_pair_core(buf_a, buf_b, h, w, lossless, rec, lut, data, starts, ends):  # pragma: no cover
+    """Two strips of the same size at once: buf_a, buf_b as in _gap_decode_core, starts / ends
+    (2, 16): each strip's streams. Each strip is decoded exactly as on its own."""
     wp = w + 3
     lane_a = _new_lane(wp)
     lane_b = _new_lane(wp)
@@ -379,8 +380,10 @@ def _gap_decode_pair_core(buf_a, buf_b, h, w, lossless, rec, lut, data, starts, 
         ew_a = ew_b = np.int64(0)
         bad = np.int64(0)
         for c in range(2, w + 2):
-            x_a, ax_a, bad_a = _decode_pixel(buf_a, r + c, c, wp, eo, vw_a, vww_a, ew_a, lane_a, lossless, rec, lut, data, ptr_a)
-            x_b, ax_b, bad_b = _decode_pixel(buf_b, r + c, c, wp, eo, vw_b, vww_b, ew_b, lane_b, lossless, rec, lut, data, ptr_b)
+            x_a, ax_a, bad_a = _decode_pixel(buf_a, r + c, c, wp, eo, vw_a, vww_a, ew_a, lane_a, lossless, rec, lut,
+                                             data, ptr_a)
+            x_b, ax_b, bad_b = _decode_pixel(buf_b, r + c, c, wp, eo, vw_b, vww_b, ew_b, lane_b, lossless, rec, lut,
+                                             data, ptr_b)
             bad |= bad_a | bad_b  # checked once a row: a branch here would tie the two chains
             vww_a, vw_a, ew_a = vw_a, x_a, ax_a
             vww_b, vw_b, ew_b = vw_b, x_b, ax_b
