@@ -107,18 +107,20 @@ SPEED_ROWS = [  # (label, key, mode, max_error, mode 3 threads: None = the run's
 ]
 
 
-def best_in_turn(jobs, repeat, clock=time.perf_counter, threads=None):
-    """{key: best seconds} for jobs {key: (mode 3 threads or None, fn)}: ``repeat`` rounds, each
-    calling every job once in turn, so that all of them see the same moments of machine load
-    (on a shared host a core's speed swings by tens of per cent within seconds)."""
+def best_in_turn(jobs, repeat, clock=time.perf_counter, threads=None, calls_per_round=1):
+    """{key: best seconds of one call} for jobs {key: (mode 3 threads or None, fn)}: ``repeat``
+    rounds, each calling every job (``calls_per_round`` times) in turn, so that all of them see
+    the same moments of machine load (on a shared host a core's speed swings by tens of per
+    cent within seconds)."""
     best = dict.fromkeys(jobs, float("inf"))
     try:
         for _ in range(repeat):
             for key, (n, fn) in jobs.items():
                 strips.set_num_threads(n or threads)
-                start = clock()
-                fn()
-                best[key] = min(best[key], clock() - start)
+                for _ in range(calls_per_round):
+                    start = clock()
+                    fn()
+                    best[key] = min(best[key], clock() - start)
     finally:
         strips.set_num_threads(None)
     return best

@@ -14,13 +14,12 @@ from __future__ import annotations
 import argparse
 import io
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from bench_lplane import DEFAULT_KODAK, load_planes, png_bytes  # this folder is on sys.path when run
+from bench_lplane import DEFAULT_KODAK, best_in_turn, load_planes, png_bytes  # this folder is on sys.path when run
 from graycodec import lplane
 from graycodec.lplane import strips
 
@@ -56,17 +55,10 @@ def main(argv=None) -> int:
             out = lplane.decode_plane(3, payloads[d, m], w, h, d)
             assert np.abs(out.astype(int) - plane).max() <= d
             size[d, m] += len(payloads[d, m])
-        runs = {"png": lambda: np.asarray(Image.open(io.BytesIO(png)))}
-        runs.update({c: (lambda p=payloads[c], d=c[0]: lplane.decode_plane(3, p, w, h, d)) for c in coders})
-        times = {c: float("inf") for c in runs}
-        for _ in range(args.rounds):
-            for c, fn in runs.items():
-                for _ in range(args.repeat):
-                    t = time.perf_counter()
-                    fn()
-                    times[c] = min(times[c], time.perf_counter() - t)
-        for c in runs:
-            best[c] += times[c]
+        runs = {"png": (None, lambda: np.asarray(Image.open(io.BytesIO(png))))}
+        runs.update({c: (None, lambda p=payloads[c], d=c[0]: lplane.decode_plane(3, p, w, h, d)) for c in coders})
+        for c, seconds in best_in_turn(runs, args.rounds, calls_per_round=args.repeat).items():
+            best[c] += seconds
     print(f"{len(planes)} planes ({pixels / 1e6:.2f} MP), {strips.num_threads()} threads, best of "
           f"{args.rounds} rounds x {args.repeat} decodes per image\n")
     print("| D | min strip rows | strips per plane | bpp | decode MP/s | decode vs PNG |")
