@@ -41,7 +41,7 @@ class ZeroPredictor:
 
     model_id = ""
 
-    def predict_ab(self, lstar, hints=None):
+    def predict_ab(self, lstar, hints=None, vividness=0.0):
         return np.zeros(lstar.shape + (2,), dtype=np.float32)
 
 

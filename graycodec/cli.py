@@ -250,8 +250,8 @@ class _LazyPredictor:
     def model_id(self) -> str:
         return self._get().model_id
 
-    def predict_ab(self, lstar, hints):
-        return self._get().predict_ab(lstar, hints)
+    def predict_ab(self, lstar, hints, vividness=0.0):
+        return self._get().predict_ab(lstar, hints, vividness)
 
 
 def _check_json_stdout(as_json: bool, output: str | None, inputs) -> None:
@@ -326,13 +326,15 @@ def encode(inputs, output, hints, max_error, strip_metadata, max_pixels, force, 
 @click.option("-o", "--output", default=None,
               help="Output image (.png/.jpg/.webp/…), or folder for several inputs ('-' = PNG on stdout).")
 @click.option("--gray", is_flag=True, help="Write the stored lightness plane only (no model needed).")
+@click.option("--vividness", type=click.FloatRange(0.0, 1.0), default=codec.DECODE_VIVIDNESS, show_default=True,
+              help="Colour without hints: 0 = fidelity (closest to the lost original) … 1 = most vivid.")
 @_device
 @_model
 @_max_pixels
 @_force
 @_json
 @_guarded
-def decode(inputs, output, gray, device, model, max_pixels, force, as_json):
+def decode(inputs, output, gray, vividness, device, model, max_pixels, force, as_json):
     """Decode .gcz files to colour images (or the stored lightness with --gray)."""
     _check_json_stdout(as_json, output, inputs)
     jobs = plan_jobs(inputs, output, suffixes=(GCZ_SUFFIX,), out_suffix=".png",
@@ -342,7 +344,7 @@ def decode(inputs, output, gray, device, model, max_pixels, force, as_json):
     def work(job: Job) -> dict:
         fmt = _format_of(job.dest)  # before any work
         gcz = job.read_bytes()
-        im = codec.decode(gcz, gray=gray, predictor=predictor, max_pixels=max_pixels)
+        im = codec.decode(gcz, gray=gray, predictor=predictor, max_pixels=max_pixels, vividness=vividness)
         data = imageio.image_bytes(im, fmt)
         write_output(job, data, force)
         return _sizes(im.width, im.height, len(gcz), len(data))
@@ -354,14 +356,16 @@ def decode(inputs, output, gray, device, model, max_pixels, force, as_json):
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", default=None,
               help="Output image, or folder for several inputs ('-' = PNG on stdout). "
-                   "Default: <name>.colorized.png beside each input.")
+                   "Default: <name>.colorized.png beside each input (in the input's own folder).")
+@click.option("--vividness", type=click.FloatRange(0.0, 1.0), default=codec.COLORIZE_VIVIDNESS, show_default=True,
+              help="0 = fidelity (the most likely colours, muted) … 1 = most vivid.")
 @_device
 @_model
 @_max_pixels
 @_force
 @_json
 @_guarded
-def colorize(inputs, output, device, model, max_pixels, force, as_json):
+def colorize(inputs, output, vividness, device, model, max_pixels, force, as_json):
     """Colorize any images (old black-and-white photos) from their lightness alone."""
     _check_json_stdout(as_json, output, inputs)
     jobs = plan_jobs(inputs, output, suffixes=imageio.IMAGE_EXTENSIONS, out_suffix=".png",
@@ -370,7 +374,7 @@ def colorize(inputs, output, device, model, max_pixels, force, as_json):
 
     def work(job: Job) -> dict:
         fmt = _format_of(job.dest)  # before any work
-        im = codec.colorize(job.image_source(), predictor=predictor, max_pixels=max_pixels)
+        im = codec.colorize(job.image_source(), predictor=predictor, max_pixels=max_pixels, vividness=vividness)
         data = imageio.image_bytes(im, fmt)
         write_output(job, data, force)
         return {"width": im.width, "height": im.height, "output_bytes": len(data)}

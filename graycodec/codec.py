@@ -25,6 +25,11 @@ __all__ = ["encode", "decode", "colorize", "load_predictor", "DEFAULT_MAX_PIXELS
 
 # Pixels per strip when converting L*a*b* to sRGB: bounds the float64 temporaries (~100 MB).
 STRIP_PIXELS = 1 << 20
+# Default renderings of colour from lightness alone (0 = fidelity … 1 = most vivid; see
+# colorbins.vividness_params): decoding aims at the lost original, colorizing at plausible,
+# vivid colour for old photos.
+DECODE_VIVIDNESS = 0.0
+COLORIZE_VIVIDNESS = 1.0
 
 
 class ModelMismatchWarning(UserWarning):
@@ -70,8 +75,11 @@ def decode(
     device: str = "auto",
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     model=None,
+    vividness: float = DECODE_VIVIDNESS,
 ) -> Image.Image:
     """Decode .gcz bytes to a PIL image: colour (RGB/RGBA) by default, the stored plane with ``gray``.
+
+    ``vividness`` (0 = fidelity … 1 = most vivid) shapes the colour of files without hints.
 
     ``predictor``: a loaded ``Predictor`` (reuse one across files); without it the model at
     ``model`` (default: the shipped one) is loaded on ``device``. FormatError for damaged data,
@@ -90,7 +98,7 @@ def decode(
             ModelMismatchWarning,
             stacklevel=2,
         )
-    rgb = _colour(img.plane, thumb, predictor)
+    rgb = _colour(img.plane, thumb, predictor, vividness)
     return imageio.make_image(rgb, img.alpha, icc=img.icc, exif=img.exif)
 
 
@@ -101,12 +109,16 @@ def colorize(
     device: str = "auto",
     model=None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    vividness: float = COLORIZE_VIVIDNESS,
 ) -> Image.Image:
-    """Colorize any image (gray or colour) from its lightness alone; alpha and ICC/EXIF kept."""
+    """Colorize any image (gray or colour) from its lightness alone; alpha and ICC/EXIF kept.
+
+    ``vividness``: 1 (default) the most vivid rendering, 0 the fidelity one of ``decode``.
+    """
     src = imageio.read_image(image, max_pixels=max_pixels)
     if predictor is None:
         predictor = load_predictor(model, device)
-    rgb = _colour(src.plane, None, predictor)
+    rgb = _colour(src.plane, None, predictor, vividness)
     return imageio.make_image(rgb, src.alpha, icc=src.icc, exif=src.exif)
 
 
@@ -124,10 +136,12 @@ def default_model_id() -> str:
     return find_default_model_id() or ""
 
 
-def _colour(plane: np.ndarray, thumb, predictor) -> np.ndarray:
+def _colour(plane: np.ndarray, thumb, predictor, vividness: float = DECODE_VIVIDNESS) -> np.ndarray:
     """Predict a/b for a stored plane and join it to the full-resolution L*: uint8 (H, W, 3)."""
+    if not 0.0 <= vividness <= 1.0:
+        raise ValueError(f"vividness {vividness} is outside 0..1")
     lstar = color.plane_to_lstar(plane)
-    ab = np.asarray(predictor.predict_ab(lstar, thumb), dtype=np.float32)
+    ab = np.asarray(predictor.predict_ab(lstar, thumb, vividness), dtype=np.float32)
     if ab.shape != plane.shape + (2,):
         raise ModelError(f"predictor returned a/b of shape {ab.shape} for a {plane.shape} plane")
     rgb = np.empty(plane.shape + (3,), dtype=np.uint8)

@@ -4,17 +4,24 @@ Inputs are CIELAB units: L* (N, 1, H, W) in [0, 100], a hint plane (N, 2, H, W) 
 upsampled a/b thumbnail (zeros without hints) and a mask (N, 1, H, W) that is 1 where the
 hint is valid. Normalisation happens inside ``forward`` (constants in ``color.py``).
 
-The network predicts a *residual* over the hint plane and its last convolution starts at
-zero: an untrained model returns the hint itself (gray without hints, bilinear upsampling
-with them), so training starts from the two baselines and can only be judged against them.
+Two heads share the U-Net, one per task (``Outputs``):
+
+* ``logits`` — colour from lightness alone, as a distribution over the a/b bins of
+  ``colorbins`` at half resolution (read out at a chosen vividness by ``colorbins.readout``);
+* ``ab`` — colour with hints: a *residual* over the hint plane whose last convolution starts
+  at zero, so an untrained model returns the hint itself (the L-guided upsampling of the
+  thumbnail) and training starts from that baseline and is judged against it.
 
 ::
 
     input (4) ─ conv1/2 (64) ─ layer1/4 (64) ─ layer2/8 (128) ─ layer3/16 (256) ─ layer4/32 (512)
         │            │              │                 │                 │                │
         └──────── up0 ◀──────── up1 ◀──────────── up2 ◀────────────── up3 ◀────────── up4 ◀┘
-                   │
+                   │              └─ bins_head (Q logits, /2)
              head (2, zero-init) + hint  →  a/b
+
+The buffer ``class_weights`` (Q,) holds the rebalancing weights the bins were trained with;
+the read-out divides them out again for fidelity.
 
 Weight files are fp16 safetensors named ``<name>-<first 8 hex of sha256>.safetensors`` with
 a JSON model card beside them (``.json``); the model id is the first 16 hex digits of the
@@ -24,17 +31,26 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .color import AB_SCALE, L_SCALE
+from .colorbins import NUM_BINS
 from .errors import ModelError
 from .zoo import file_sha256, model_id_of  # noqa: F401  (re-exported)
 
 IN_CHANNELS = 4  # L, hint a, hint b, hint mask
 DOWNSAMPLING = 32  # inputs are padded to a multiple of this
+LOGITS_STRIDE = 2  # the bin logits come at half the input's resolution
+WEIGHTS_FORMAT = "graycodec-colorunet-v2"  # v1: regression only, before the bins head
+
+
+class Outputs(NamedTuple):
+    ab: torch.Tensor  # (N, 2, H, W): hint + residual, CIELAB units
+    logits: torch.Tensor  # (N, Q, ceil(H/2), ceil(W/2)): a/b bin logits
 
 
 def _conv_block(cin: int, cout: int) -> nn.Sequential:
@@ -80,6 +96,8 @@ class ColorUNet(nn.Module):
         self.head = nn.Conv2d(32, 2, 3, padding=1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
+        self.bins_head = nn.Conv2d(64, NUM_BINS, 1)
+        self.register_buffer("class_weights", torch.ones(NUM_BINS))
 
     def forward(self, lstar, hint_ab, mask):
         h, w = lstar.shape[-2:]
@@ -94,10 +112,10 @@ class ColorUNet(nn.Module):
         s3 = self.layer2(s2)
         s4 = self.layer3(s3)
         y = self.layer4(s4)
-        y = self.up1(self.up2(self.up3(self.up4(y, s4), s3), s2), s1)
-        y = self.up0(y, x)
-        residual = self.head(y)[..., :h, :w] * AB_SCALE
-        return hint_ab + residual
+        half = self.up1(self.up2(self.up3(self.up4(y, s4), s3), s2), s1)
+        logits = self.bins_head(half)[..., : -(-h // LOGITS_STRIDE), : -(-w // LOGITS_STRIDE)]
+        residual = self.head(self.up0(half, x))[..., :h, :w] * AB_SCALE
+        return Outputs(hint_ab + residual, logits)
 
 
 # --- weight files ------------------------------------------------------------------------
@@ -110,12 +128,13 @@ def save_model(model: nn.Module, directory: Path, name: str, card: dict) -> Path
     state = {k: v.detach().to("cpu", torch.float16 if v.is_floating_point() else v.dtype).contiguous()
              for k, v in model.state_dict().items()}
     tmp = directory / f".{name}.tmp.safetensors"
-    save_file(state, str(tmp), metadata={"format": "graycodec-colorunet-v1"})
+    save_file(state, str(tmp), metadata={"format": WEIGHTS_FORMAT})
     digest = file_sha256(tmp)
     final = directory / f"{name}-{digest[:8]}.safetensors"
     tmp.replace(final)
     card = {**card, "model_id": digest[:16], "sha256": digest, "file": final.name,
-            "architecture": "ColorUNet (ResNet18 U-Net), inputs L + hint a/b + mask, residual a/b output"}
+            "architecture": "ColorUNet (ResNet18 U-Net), inputs L + hint a/b + mask; outputs a/b bin "
+                    f"logits ({NUM_BINS} bins, half resolution) and a residual a/b over the hint"}
     final.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     return final
 
@@ -136,12 +155,30 @@ def load_model(path: Path) -> tuple[ColorUNet, dict]:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelError(f"{path.name}: not a valid safetensors weight file ({exc})") from None
+    if "bins_head.weight" not in state and "head.weight" in state:
+        raise ModelError(f"{path.name}: a model of graycodec's first predictor (a/b regression only); "
+                         "this version needs a model with the colour-bins head (train one, or use the shipped model)")
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise ModelError(f"{path.name}: weights hold NaN or infinite values ({bad[0]}{' …' if len(bad) > 1 else ''})")
     model = ColorUNet()
     try:
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except RuntimeError as exc:
         raise ModelError(f"{path.name}: weights do not fit the ColorUNet architecture ({str(exc)[:200]})") from None
-    card_path = path.with_suffix(".json")
-    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    card = read_card(path.with_suffix(".json"))
     card["model_id"] = digest[:16]
     return model.eval(), card
+
+
+def read_card(card_path: Path) -> dict:
+    """The JSON model card beside a weight file ({} when there is none); ModelError if damaged."""
+    if not card_path.is_file():
+        return {}
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ModelError(f"{card_path.name}: damaged model card ({str(exc)[:120]})") from None
+    if not isinstance(card, dict):
+        raise ModelError(f"{card_path.name}: damaged model card (not a JSON object)")
+    return card

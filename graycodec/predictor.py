@@ -3,8 +3,11 @@
 ::
 
     L* (H×W) ──area resize──▶ L* at working size ─┐
-    hint thumbnail ──guided by L*──▶ hint plane ───┴─▶ ColorUNet ─▶ a/b at working size
-                                       (with hints: pulled to the thumbnail's block means)
+    hint thumbnail ──guided by L*──▶ hint plane ───┴─▶ ColorUNet ─┬─ no hints: bin logits
+                                                                   │   ──readout(vividness)──┐
+                                                                   └─ hints: a/b residual ───┤
+                                       (with hints: pulled to the thumbnail's block means)   │
+                                                  a/b at working size ◀──────────────────────┘
                                                         ──bilinear──▶ a/b (H×W)
 
 The network runs at a *working size* whose short side is ``WORKING_SHORT_SIDE`` pixels (the
@@ -23,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .colorbins import readout
 from .errors import ModelError
 from .hints import HintThumbnail, upsample_bilinear
 from .model import load_model
@@ -108,31 +112,45 @@ class Predictor:
         return cls(net, card, resolve_device(device))
 
     @torch.inference_mode()
-    def predict_working(self, l_work: torch.Tensor, hint: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Network output at working size; falls back to the CPU if the GPU runs out of memory."""
+    def predict_working(self, l_work: torch.Tensor, hint: torch.Tensor, mask: torch.Tensor,
+                        vividness: float = 0.0) -> torch.Tensor:
+        """a/b at working size; falls back to the CPU if the GPU runs out of memory.
+
+        With a hint (mask set) the residual head's a/b; without, the bins read out at ``vividness``.
+        """
         try:
-            return self._forward(l_work, hint, mask, self.device)
+            return self._forward(l_work, hint, mask, vividness, self.device)
         except torch.cuda.OutOfMemoryError:
             warnings.warn("GPU out of memory: running this image on the CPU instead")
             torch.cuda.empty_cache()
             self.model.to("cpu")
             try:
-                return self._forward(l_work, hint, mask, torch.device("cpu"))
+                return self._forward(l_work, hint, mask, vividness, torch.device("cpu"))
             finally:
                 self.model.to(self.device)
 
-    def _forward(self, l_work, hint, mask, device):
+    def _forward(self, l_work, hint, mask, vividness, device):
         args = [t.to(device) for t in (l_work, hint, mask)]
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             out = self.model(*args)
-        return out.float().cpu()
+        hinted = mask.flatten(1).amax(1) > 0
+        ab = out.ab.float()
+        if not hinted.all():
+            from_bins = readout(out.logits, vividness, self.model.class_weights)
+            from_bins = F.interpolate(from_bins, size=ab.shape[-2:], mode="bilinear", align_corners=False)
+            ab = torch.where(hinted.to(device)[:, None, None, None], ab, from_bins)
+        return ab.cpu()
 
-    def predict_ab(self, lstar: np.ndarray, hints: HintThumbnail | None = None) -> np.ndarray:
-        """Full-resolution a/b (H, W, 2) float32 for a full-resolution L* plane (H, W)."""
+    def predict_ab(self, lstar: np.ndarray, hints: HintThumbnail | None = None, vividness: float = 0.0) -> np.ndarray:
+        """Full-resolution a/b (H, W, 2) float32 for a full-resolution L* plane (H, W).
+
+        ``vividness`` (0 = fidelity … 1 = most vivid, see ``colorbins.vividness_params``)
+        matters only without hints: with them the colour is the stored one, refined.
+        """
         size = working_size(*lstar.shape)
         l_work = resize_plane(lstar, size)
         hint, mask = hint_inputs(l_work, hints)
-        ab_work = self.predict_working(l_work, hint, mask)
+        ab_work = self.predict_working(l_work, hint, mask, vividness)
         if hints is not None:
             ab_work = match_hint_means(l_work, ab_work, thumbnail_tensor(hints))
         return upsample_ab(ab_work, *lstar.shape)

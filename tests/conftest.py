@@ -40,9 +40,10 @@ class FakePredictor:
         self.ab = np.asarray(ab, dtype=np.float32)
         self.calls: list[tuple[tuple[int, int], object]] = []
 
-    def predict_ab(self, lstar: np.ndarray, hints=None) -> np.ndarray:
+    def predict_ab(self, lstar: np.ndarray, hints=None, vividness: float = 0.0) -> np.ndarray:
         assert lstar.dtype == np.float32 and lstar.ndim == 2
         self.calls.append((lstar.shape, hints))
+        self.vividness = vividness
         if hints is not None:
             return hints_mod.upsample_bilinear(hints.ab.astype(np.float32), *lstar.shape)
         return np.broadcast_to(self.ab, lstar.shape + (2,)).copy()

@@ -8,6 +8,7 @@ a cache of about 100 MB for machines where the data must travel.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +23,24 @@ from ..imageio import IMAGE_EXTENSIONS
 IGNORED_DIRS = {"meta", "doc", "docs", "tags", "annotations"}
 # Photos whose mean chroma (CIELAB sqrt(a²+b²)) is below this are treated as grayscale.
 GRAY_CHROMA = 2.0
+
+
+VAL_FRACTION = 0.05  # share of the photos held out for validation, chosen by name
+
+
+def split_key(name: str) -> str:
+    """What the validation split hashes: the photo's folder and file name (``caltech101/...``
+    files share names across categories; absolute paths differ between machines)."""
+    parts = Path(name).parts
+    return "/".join(parts[-2:])
+
+
+def is_validation(name: str, fraction: float = VAL_FRACTION) -> bool:
+    """True for the photos of the fixed validation split: the first 8 bytes of the sha256 of
+    ``split_key(name)``, read as a fraction of 2**64, fall below ``fraction``. It never
+    changes with the order, the number or the location of the other photos."""
+    digest = hashlib.sha256(split_key(name).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64 < fraction
 
 
 def find_images(roots) -> list[Path]:
@@ -82,7 +101,18 @@ class ImageCache:
 
     def head(self, n: int) -> "ImageCache":
         """The first ``n`` photos (a view sharing the blob), e.g. to hold the rest out."""
-        return ImageCache(self.blob, self.index[:n], self.names[:n], self.meta)
+        return self.subset(range(n))
+
+    def subset(self, indices) -> "ImageCache":
+        """The photos at ``indices`` (a view sharing the blob)."""
+        indices = np.asarray(list(indices), dtype=np.int64)
+        return ImageCache(self.blob, self.index[indices].reshape(-1, 3), [self.names[i] for i in indices], self.meta)
+
+    def split(self, fraction: float = VAL_FRACTION) -> tuple["ImageCache", "ImageCache"]:
+        """(training, validation) by the fixed hash of each photo's name (``is_validation``)."""
+        val = [i for i, n in enumerate(self.names) if is_validation(n, fraction)]
+        held = set(val)
+        return self.subset(i for i in range(len(self)) if i not in held), self.subset(val)
 
     def save(self, path: Path) -> None:
         """Write ``CACHE.npy`` (the blob) and ``CACHE.json`` (index, names, meta), each atomically."""

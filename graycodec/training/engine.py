@@ -35,20 +35,26 @@ from ..predictor import Predictor, resolve_device
 from . import distributed, validate
 from .backbone import CHOICES as BACKBONE_CHOICES
 from .backbone import load_backbone
+from .. import colorbins
 from .batches import make_inputs, random_crops, rgb_to_lab_torch
-from .data import ImageCache, find_images, prepare, source_key
+from .data import VAL_FRACTION, ImageCache, find_images, prepare, source_key
 from .plots import plot_log
 
-VAL_HOLDOUT = 24  # photos held out of training for validation when --val is not given
+PRIOR_PHOTOS = 2000  # photos sampled for the colour prior of the class rebalancing
+PRIOR_PIXELS = 256  # pixels per sampled photo
 # Arguments a resumed run must share with the run it continues to reproduce it.
-RESUME_MUST_MATCH = ("steps", "batch_size", "size", "lr", "weight_decay", "hint_fraction", "seed", "warmup")
+RESUME_MUST_MATCH = ("steps", "batch_size", "size", "lr", "weight_decay", "hint_fraction", "seed", "warmup",
+                     "hint_loss_weight")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="graycodec train", description="Train the colour predictor.")
     p.add_argument("data", nargs="+", help="image folders (MIRFLICKR-25k layout or any tree) or a .npy cache")
     p.add_argument("--out", required=True, help="models/NAME: weight file written as NAME-<sha8>.safetensors")
-    p.add_argument("--val", help="folder of validation images (default: 24 held-out training photos)")
+    p.add_argument("--val", help="folder of validation images (default: the fixed hash split of DATA, "
+                                 f"{VAL_FRACTION:.0%} of the photos, held out of training)")
+    p.add_argument("--val-images", type=int, default=64,
+                   help="validation images scored at each validation (the first of the split by name; default 64)")
     p.add_argument("--workdir", help="checkpoints, log and cache (default: runs/NAME)")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, default=2000, help="optimizer steps (default 2000)")
@@ -61,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=100, help="steps of linear learning-rate warm-up")
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--hint-fraction", type=float, default=0.5, help="share of each batch given hints")
+    p.add_argument("--hint-loss-weight", type=float, default=1.0,
+                   help="weight of the hinted samples' L1 a/b loss (CIELAB units) next to the bins' cross-entropy")
     p.add_argument("--backbone-weights", choices=BACKBONE_CHOICES, default="none",
                    help="encoder start: none (from scratch) or imagenet (torchvision ResNet18, downloaded)")
     p.add_argument("--device", default="auto")
@@ -126,31 +134,68 @@ def load_or_build_cache(args, workdir: Path, ctx: distributed.Dist) -> ImageCach
 
 
 def split_val(args, cache: ImageCache, with_val: bool = True) -> tuple[ImageCache, list[np.ndarray]]:
-    """(training photos, validation RGB images): the --val folder, or the last cached photos
-    (then held out of training). ``with_val=False`` (ranks other than 0) reads no images."""
+    """(training photos, validation RGB images): the --val folder, or the fixed hash split of
+    the cache (``data.is_validation``), held out of training; at most ``--val-images`` of
+    them, in name order. ``with_val=False`` (ranks other than 0) reads no images."""
     if not len(cache):
         raise GraycodecError("no usable colour photos to train on")
-    if args.val and not with_val:
-        return cache, []
     if args.val:
-        paths = find_images([args.val])
+        if not with_val:
+            return cache, []
+        paths = find_images([args.val])[: args.val_images]
         rgbs = [rgb for rgb in (read_image(p, max_pixels=None).rgb for p in paths) if rgb is not None]
         if not rgbs:
             raise GraycodecError(f"--val {args.val}: no colour images found")
         return cache, rgbs
-    n_val = min(VAL_HOLDOUT, len(cache) // 4)
-    if n_val == 0:
-        raise GraycodecError("too few photos to hold some out for validation: pass --val DIR")
-    held_out = range(len(cache) - n_val, len(cache)) if with_val else range(0)
-    return cache.head(len(cache) - n_val), [np.asarray(cache.image(i)) for i in held_out]
+    train, held_out = cache.split()
+    if not len(held_out) or not len(train):
+        raise GraycodecError(f"too few photos for a validation split ({len(cache)} photos, "
+                             f"{len(held_out)} in the split): pass --val DIR")
+    order = sorted(range(len(held_out)), key=lambda i: held_out.names[i])[: args.val_images]
+    return train, [np.asarray(held_out.image(i)) for i in order] if with_val else []
+
+
+def colour_prior(cache: ImageCache, seed: int) -> np.ndarray:
+    """The smoothed a/b distribution of the training photos (a fixed random sample of pixels)."""
+    rng = np.random.default_rng([seed, 12])
+    picks = rng.choice(len(cache), size=min(PRIOR_PHOTOS, len(cache)), replace=False)
+    samples = []
+    for i in picks:
+        img = cache.image(int(i))
+        flat = img.reshape(-1, 3)
+        samples.append(flat[rng.integers(len(flat), size=PRIOR_PIXELS)])
+    ab = rgb_to_lab_torch(torch.from_numpy(np.concatenate(samples)).float().T[None, :, :, None] / 255.0)
+    return colorbins.empirical_prior(ab[0, 1:, :, 0].T.numpy())
 
 
 # --- one step, checkpoints ---------------------------------------------------------------
-def train_step(model, opt, lab, rng, hint_fraction, use_bf16) -> float:
+def colour_loss(out, target: torch.Tensor, hinted: torch.Tensor, class_weights: torch.Tensor,
+                hint_loss_weight: float = 1.0) -> torch.Tensor:
+    """The training loss of one batch (see docs/TRAINING.md, "Loss").
+
+    Samples without hints: class-rebalanced soft cross-entropy of the bin logits against the
+    a/b target pooled to the logits' resolution. Samples with hints: L1 of the residual head's
+    a/b in CIELAB units (the metric is a distance, and L1 keeps colour edges sharp where MSE
+    blurs them). Each part is a mean over its own samples, so neither drowns the other.
+    """
+    loss = target.new_zeros(())
+    free = ~hinted
+    if free.any():
+        logits = out.logits[free]
+        pooled = torch.nn.functional.adaptive_avg_pool2d(target[free], logits.shape[-2:])
+        soft = colorbins.soft_encode(pooled)
+        loss = loss + colorbins.weighted_soft_cross_entropy(logits, soft, class_weights)
+    if hinted.any():
+        loss = loss + hint_loss_weight * (out.ab[hinted].float() - target[hinted]).abs().mean()
+    return loss
+
+
+def train_step(model, opt, lab, rng, hint_fraction, use_bf16, hint_loss_weight=1.0) -> float:
     L, hint, mask, target = make_inputs(lab, hint_fraction, rng)
+    weights = distributed.unwrap(model).class_weights
     with torch.autocast(lab.device.type, dtype=torch.bfloat16, enabled=use_bf16):
-        pred = model(L, hint, mask)
-        loss = torch.nn.functional.mse_loss(pred.float() / 110.0, target / 110.0)
+        out = model(L, hint, mask)
+    loss = colour_loss(out, target, mask[:, 0, 0, 0] > 0, weights, hint_loss_weight)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -229,6 +274,8 @@ def fit(args, ctx: distributed.Dist, device: torch.device, workdir: Path) -> dic
     use_bf16 = default_bf16(device) if args.bf16 is None else args.bf16
     model, net, opt = make_model(args, ctx, device)  # first: a backbone that cannot load fails fast
     cache, val_rgbs = split_val(args, load_or_build_cache(args, workdir, ctx), with_val=ctx.is_main)
+    prior = colour_prior(cache, args.seed)  # the same on every rank: same photos, same seed
+    net.class_weights.copy_(torch.from_numpy(colorbins.rebalance_weights(prior)).float())
     if args.epochs is not None:
         args.steps = max(1, math.ceil(args.epochs * len(cache) / args.batch_size))
     val = base = log = None
@@ -255,7 +302,8 @@ def fit(args, ctx: distributed.Dist, device: torch.device, workdir: Path) -> dic
                 g["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
             crops = random_crops(cache, per_rank, args.size, rng).to(device, non_blocking=True)
             lab = rgb_to_lab_torch(crops.float() / 255.0).contiguous(memory_format=torch.channels_last)
-            loss = distributed.mean(train_step(model, opt, lab, rng, args.hint_fraction, use_bf16), ctx, device)
+            loss = distributed.mean(train_step(model, opt, lab, rng, args.hint_fraction, use_bf16,
+                                               args.hint_loss_weight), ctx, device)
             step += 1
             seen += args.batch_size
             ips = seen / (time.time() - t_start)

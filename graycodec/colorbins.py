@@ -1,0 +1,140 @@
+"""Colour as a distribution: quantised a/b bins, soft targets, class rebalancing, read-outs.
+
+Regressing a/b with MSE predicts the mean of every plausible colour of a pixel, which for
+most objects is a brown-gray (the sepia of the first model). Following Zhang, Isola & Efros
+(2016, "Colorful Image Colorization"), the predictor instead outputs, for each pixel, a
+probability over ``Q`` bins of the a/b plane, trained with a soft cross-entropy whose
+per-class weights lift rare, saturated colours. One distribution then gives two renderings:
+
+* **fidelity** — its mean (the estimate of lowest squared error), after removing the
+  rebalancing bias the weighted loss puts into the network's output (``q ∝ w · p``);
+* **vivid** — the *annealed mean*: the distribution sharpened by a temperature ``T < 1``
+  (Zhang's 0.38), which keeps colour where the mean would average it away.
+
+``readout(logits, vividness)`` moves between them (``VIVIDNESS`` documents the mapping).
+
+::
+
+    a/b target ──soft_encode (5 nearest bins, Gaussian σ = 5)──▶ q* (N, Q, h, w)
+    logits ──weighted soft cross-entropy against q* (weights of q*'s argmax bin)──▶ loss
+    logits ──readout(vividness)──▶ a/b (N, 2, h, w)
+
+The bins are the cells of a 10-unit grid over a, b ∈ [-110, 110] whose centre is an sRGB
+colour (somewhere in its cell) at some lightness: a fixed, data-free set (``AB_BINS``), so a weight file only has to
+agree on its size.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+GRID = 10.0  # CIELAB units between bin centres (Zhang 2016)
+SOFT_NEIGHBOURS = 5  # bins that share a soft target
+SOFT_SIGMA = 5.0  # CIELAB units, Gaussian of the soft target
+PRIOR_SIGMA = 5.0  # smoothing of the empirical colour prior
+REBALANCE_LAMBDA = 0.5  # mix of the prior with the uniform distribution (Zhang: 0.5)
+VIVID_TEMPERATURE = 0.38  # Zhang's annealed-mean temperature
+
+
+def _in_srgb_gamut(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """True where (L, a, b) is inside sRGB for at least one L* in 5..95."""
+    from .color import RGB_TO_XYZ, WHITE_D65, _f_inv, linear_to_srgb
+
+    inside = np.zeros(a.shape, dtype=bool)
+    inv = np.linalg.inv(RGB_TO_XYZ)
+    for L in np.arange(5.0, 96.0, 1.0):
+        fy = (L + 16.0) / 116.0
+        xyz = np.stack([_f_inv(fy + a / 500.0), np.broadcast_to(_f_inv(np.float64(fy)), a.shape),
+                        _f_inv(fy - b / 200.0)], axis=-1) * WHITE_D65
+        rgb = linear_to_srgb(xyz @ inv.T)
+        inside |= np.all((rgb >= 0.0) & (rgb <= 1.0), axis=-1)
+    return inside
+
+
+def _make_bins() -> np.ndarray:
+    centres = np.arange(-110.0, 110.0 + 1e-9, GRID)
+    a, b = np.meshgrid(centres, centres, indexing="ij")
+    # A bin is kept when any point of its cell (a 5×5 sample) is an sRGB colour.
+    offsets = np.linspace(-GRID / 2, GRID / 2, 5)
+    keep = np.zeros(a.shape, dtype=bool)
+    for da in offsets:
+        for db in offsets:
+            keep |= _in_srgb_gamut(a + da, b + db)
+    return np.stack([a[keep], b[keep]], axis=-1).astype(np.float32)
+
+
+AB_BINS = _make_bins()  # (Q, 2) bin centres, a then b
+NUM_BINS = len(AB_BINS)
+
+
+def bins_tensor(device=None) -> torch.Tensor:
+    return torch.from_numpy(AB_BINS).to(device)
+
+
+# --- targets and weights -----------------------------------------------------------------
+def soft_encode(ab: torch.Tensor, k: int = SOFT_NEIGHBOURS, sigma: float = SOFT_SIGMA) -> torch.Tensor:
+    """a/b (N, 2, h, w) to soft targets (N, Q, h, w): the ``k`` nearest bins, Gaussian-weighted, sum 1."""
+    n, _, h, w = ab.shape
+    centres = bins_tensor(ab.device)
+    flat = ab.permute(0, 2, 3, 1).reshape(-1, 2).float()
+    d2 = torch.cdist(flat, centres).square()
+    near_d2, near = d2.topk(k, dim=1, largest=False)
+    weights = torch.softmax(-near_d2 / (2 * sigma**2), dim=1)
+    target = torch.zeros(flat.shape[0], len(centres), device=ab.device)
+    target.scatter_(1, near, weights)
+    return target.reshape(n, h, w, -1).permute(0, 3, 1, 2)
+
+
+def empirical_prior(ab_samples: np.ndarray, sigma: float = PRIOR_SIGMA) -> np.ndarray:
+    """Smoothed distribution (Q,) of a/b values (M, 2) over the bins: nearest-bin counts, then
+    a Gaussian of ``sigma`` over the a/b plane (Zhang's p̃), normalised to sum 1."""
+    centres = AB_BINS.astype(np.float64)
+    d2 = ((ab_samples[:, None, :].astype(np.float64) - centres[None]) ** 2).sum(-1)
+    counts = np.bincount(d2.argmin(1), minlength=len(centres)).astype(np.float64)
+    kernel = np.exp(-((centres[:, None] - centres[None]) ** 2).sum(-1) / (2 * sigma**2))
+    smooth = kernel @ counts
+    return smooth / smooth.sum()
+
+
+def rebalance_weights(prior: np.ndarray, lam: float = REBALANCE_LAMBDA) -> np.ndarray:
+    """Class weights w ∝ ((1 − λ)·p̃ + λ/Q)⁻¹, scaled so that Σ p̃·w = 1 (Zhang 2016, eq. 4):
+    the expected weight of a pixel stays 1, so the loss keeps its scale."""
+    prior = np.asarray(prior, dtype=np.float64)
+    w = 1.0 / ((1 - lam) * prior + lam / len(prior))
+    return w / (prior * w).sum()
+
+
+def weighted_soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor, class_weights: torch.Tensor) -> torch.Tensor:
+    """Mean over pixels of w(argmax q*) · Σ_q −q*_q log softmax(logits)_q."""
+    logp = F.log_softmax(logits.float(), dim=1)
+    pixel_w = class_weights[target.argmax(dim=1)]
+    return (-(target * logp).sum(dim=1) * pixel_w).mean()
+
+
+# --- read-outs ---------------------------------------------------------------------------
+def vividness_params(vividness: float) -> tuple[float, float]:
+    """(debias exponent, temperature) for a vividness in [0, 1].
+
+    0 — fidelity: the rebalancing is removed entirely (exponent 1: divide by the class
+    weights) and the mean is taken (T = 1). 1 — vivid: the network's rebalanced
+    distribution as it is (exponent 0), annealed at T = 0.38. Between, both move linearly.
+    """
+    v = float(np.clip(vividness, 0.0, 1.0))
+    return 1.0 - v, 1.0 - v * (1.0 - VIVID_TEMPERATURE)
+
+
+def readout(logits: torch.Tensor, vividness: float, class_weights: torch.Tensor) -> torch.Tensor:
+    """a/b (N, 2, h, w) from bin logits (N, Q, h, w) at a vividness in [0, 1] (see above)."""
+    debias, temperature = vividness_params(vividness)
+    logp = F.log_softmax(logits.float(), dim=1)
+    logp = logp - debias * class_weights.log()[None, :, None, None]
+    probs = torch.softmax(logp / temperature, dim=1)
+    return torch.einsum("nqhw,qc->nchw", probs, bins_tensor(logits.device))
+
+
+def annealed_mean(probs: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Zhang's annealed mean of a distribution over the bins (N, Q, h, w) → a/b (N, 2, h, w)."""
+    logp = probs.clamp_min(1e-12).log()
+    sharpened = torch.softmax(logp / temperature, dim=1)
+    return torch.einsum("nqhw,qc->nchw", sharpened, bins_tensor(probs.device))
