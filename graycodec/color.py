@@ -110,15 +110,58 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     return lab.astype(np.float32)
 
 
-def lab_to_rgb(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """CIELAB (L: (...), ab: (..., 2)) to sRGB float in [0, 1] (clipped), as skimage.color.lab2rgb."""
-    L = np.asarray(L, dtype=np.float64)
+def _lab_to_linear(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """CIELAB to linear sRGB (not clipped), float64 (..., 3)."""
     fy = (L + 16.0) / 116.0
     fx = fy + ab[..., 0] / 500.0
-    fz = np.maximum(fy - ab[..., 1] / 200.0, 0.0)  # skimage clips negative z the same way
+    fz = fy - ab[..., 1] / 200.0
     xyz = np.stack([_f_inv(fx), _f_inv(fy), _f_inv(fz)], axis=-1) * WHITE_D65
-    lin = xyz @ XYZ_TO_RGB.T
-    return np.clip(linear_to_srgb(lin), 0.0, 1.0)
+    return xyz @ XYZ_TO_RGB.T
+
+
+GAMUT_STEPS = 12  # bisection steps of the chroma scale: 2**-12 of the chroma (< 0.04 a/b units)
+
+
+def _in_gamut(lin: np.ndarray) -> np.ndarray:
+    return np.all((lin >= 0.0) & (lin <= 1.0), axis=-1)
+
+
+def fit_chroma_to_gamut(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """a/b scaled down (hue and L* kept) until (L*, a, b) is an sRGB colour.
+
+    Clipping an out-of-gamut colour channel by channel moves its lightness (by up to 43 L*
+    on random images), and the stored lightness is the one thing a .gcz promises exactly; so
+    each such pixel keeps its L* and hue and loses chroma, found by bisection on the scale
+    factor (gray, scale 0, is inside sRGB for every L* in 0..100).
+    """
+    L = np.clip(np.asarray(L, dtype=np.float64), 0.0, 100.0)
+    ab = np.asarray(ab, dtype=np.float64)
+    out = _lab_to_linear(L, ab)
+    bad = ~_in_gamut(out)
+    if not bad.any():
+        return ab
+    Lb, abb = L[bad], ab[bad]
+    lo, hi = np.zeros(len(Lb)), np.ones(len(Lb))  # lo: in gamut, hi: out
+    for _ in range(GAMUT_STEPS):
+        mid = (lo + hi) / 2
+        inside = _in_gamut(_lab_to_linear(Lb, abb * mid[:, None]))
+        lo = np.where(inside, mid, lo)
+        hi = np.where(inside, hi, mid)
+    fitted = ab.copy()
+    fitted[bad] = abb * lo[:, None]
+    return fitted
+
+
+def lab_to_rgb(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """CIELAB (L: (...), ab: (..., 2)) to sRGB float in [0, 1].
+
+    In-gamut colours convert as skimage.color.lab2rgb does; out-of-gamut ones are first
+    brought into sRGB at constant L* and hue (``fit_chroma_to_gamut``), not clipped per
+    channel, so the result keeps the given lightness.
+    """
+    L = np.clip(np.asarray(L, dtype=np.float64), 0.0, 100.0)
+    lin = _lab_to_linear(L, fit_chroma_to_gamut(L, ab))
+    return np.clip(linear_to_srgb(np.clip(lin, 0.0, 1.0)), 0.0, 1.0)
 
 
 def lab_to_rgb8(L: np.ndarray, ab: np.ndarray) -> np.ndarray:

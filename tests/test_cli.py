@@ -89,6 +89,18 @@ def test_colorize(cli_run, gray_png, fake_predictor):
     assert r.exit_code == 0, r.stderr
     out = gray_png.with_name("gray.colorized.png")
     assert Image.open(out).mode == "RGB"
+    assert fake_predictor.vividness == 1.0  # colorize renders vividly by default
+
+
+def test_vividness_reaches_the_predictor_and_is_checked(cli_run, gcz, gray_png, tmp_path, fake_predictor):
+    assert cli_run("decode", gcz, "-o", tmp_path / "a.png").exit_code == 0
+    assert fake_predictor.vividness == 0.0  # decode aims at fidelity by default
+    assert cli_run("decode", gcz, "-o", tmp_path / "b.png", "--vividness", "0.7").exit_code == 0
+    assert fake_predictor.vividness == 0.7
+    assert cli_run("colorize", gray_png, "-o", tmp_path / "c.png", "--vividness", "0").exit_code == 0
+    assert fake_predictor.vividness == 0.0
+    r = cli_run("decode", gcz, "-o", tmp_path / "d.png", "--vividness", "1.5")
+    assert r.exit_code == 2 and "vividness" in r.stderr
 
 
 def test_info_text_and_json(cli_run, gcz):

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from graycodec.errors import ModelError
+from graycodec.colorbins import NUM_BINS
 from graycodec.model import ColorUNet, load_model, model_id_of, save_model
 
 torch.set_num_threads(1)
@@ -29,13 +30,16 @@ def test_untrained_model_returns_its_hint_for_any_size(net, h, w):
     hint = torch.randn(1, 2, h, w) * 30
     with torch.inference_mode():
         out = net(torch.rand(1, 1, h, w) * 100, hint, torch.ones(1, 1, h, w))
-    assert out.shape == (1, 2, h, w)
-    assert torch.equal(out, hint)
+    assert out.ab.shape == (1, 2, h, w)
+    assert torch.equal(out.ab, hint)
+    # The bins head gives logits at half resolution (rounded up), one per a/b bin.
+    assert out.logits.shape == (1, NUM_BINS, -(-h // 2), -(-w // 2))
 
 
 def test_save_names_file_by_hash_and_load_restores_weights(tmp_path, net):
     with torch.no_grad():
         net.head.weight.normal_(0, 0.01)  # a non-trivial head, so outputs depend on the weights
+        net.class_weights.uniform_(0.5, 2.0)  # a buffer: it must travel in the file too
     path = save_model(net, tmp_path, "tiny", {"note": "test"})
     digest = model_id_of(path)
     assert path.name == f"tiny-{digest[:8]}.safetensors"
@@ -45,10 +49,32 @@ def test_save_names_file_by_hash_and_load_restores_weights(tmp_path, net):
     x = (torch.rand(1, 1, 32, 32) * 100, torch.zeros(1, 2, 32, 32), torch.zeros(1, 1, 32, 32))
     with torch.inference_mode():
         # fp16 storage: outputs agree to fp16 precision of the weights
-        assert torch.allclose(loaded(*x), net(*x), atol=0.05)
+        got, want = loaded(*x), net(*x)
+        assert torch.allclose(got.ab, want.ab, atol=0.05)
+        assert torch.allclose(got.logits, want.logits, atol=0.05)
+    assert torch.allclose(loaded.class_weights, net.class_weights, rtol=1e-3)
     assert card2["model_id"] == digest
     with torch.no_grad():
         net.head.weight.zero_()
+        net.class_weights.fill_(1.0)
+
+
+def test_first_format_nan_weights_and_damaged_cards_are_refused(tmp_path, net):
+    from safetensors.torch import save_file
+
+    old = {k: v.half() for k, v in net.state_dict().items() if not k.startswith(("bins_head", "class_weights"))}
+    save_file(old, str(tmp_path / "old.safetensors"))
+    with pytest.raises(ModelError, match="first predictor"):
+        load_model(tmp_path / "old.safetensors")
+    state = {k: v.half() for k, v in net.state_dict().items()}
+    state["head.weight"][0, 0, 0, 0] = float("nan")
+    save_file(state, str(tmp_path / "nan.safetensors"))
+    with pytest.raises(ModelError, match="NaN"):
+        load_model(tmp_path / "nan.safetensors")
+    path = save_model(net, tmp_path, "carded", {})
+    path.with_suffix(".json").write_text("{not json")
+    with pytest.raises(ModelError, match="damaged model card"):
+        load_model(path)
 
 
 def test_damaged_or_foreign_weight_files_are_refused(tmp_path, net):

@@ -28,11 +28,26 @@ def test_working_size(h, w, expect):
 
 
 @pytest.mark.parametrize("h,w", [(1, 1), (1, 300), (300, 1), (37, 53), (600, 900)])
-def test_untrained_predictor_is_gray_without_hints_and_any_size_works(untrained, h, w):
+def test_any_size_works_without_hints(untrained, h, w):
     lstar = np.random.default_rng(0).uniform(0, 100, (h, w)).astype(np.float32)
     ab = untrained.predict_ab(lstar)
     assert ab.shape == (h, w, 2) and ab.dtype == np.float32
-    assert np.abs(ab).max() < 1e-4
+    assert np.isfinite(ab).all() and np.abs(ab).max() <= 110  # a mean of bin centres
+
+
+def test_vividness_changes_the_colour_but_not_its_hue_family(untrained):
+    """0 and 1 read the same distribution differently: different a/b from the same L*."""
+    lstar = np.random.default_rng(3).uniform(20, 80, (48, 64)).astype(np.float32)
+    with torch.no_grad():
+        untrained.model.class_weights.copy_(torch.linspace(0.5, 3.0, len(untrained.model.class_weights)))
+    try:
+        fidelity, vivid = untrained.predict_ab(lstar, None, 0.0), untrained.predict_ab(lstar, None, 1.0)
+        again = untrained.predict_ab(lstar, None, 0.0)
+    finally:
+        with torch.no_grad():
+            untrained.model.class_weights.fill_(1.0)
+    assert np.abs(fidelity - vivid).mean() > 1.0
+    np.testing.assert_array_equal(fidelity, again)
 
 
 def test_hints_steer_the_colour(untrained):
@@ -48,7 +63,8 @@ def test_hints_steer_the_colour(untrained):
 def test_large_image_is_downscaled_not_tiled(untrained, monkeypatch):
     seen = []
     real = untrained.predict_working
-    monkeypatch.setattr(untrained, "predict_working", lambda l, h, m: seen.append(l.shape) or real(l, h, m))
+    monkeypatch.setattr(untrained, "predict_working",
+                        lambda l, h, m, v=0.0: seen.append(l.shape) or real(l, h, m, v))
     ab = untrained.predict_ab(np.full((3000, 4000), 50, np.float32))
     assert ab.shape == (3000, 4000, 2) and seen == [(1, 1, 256, 341)]
 
@@ -57,11 +73,11 @@ def test_out_of_memory_falls_back_to_cpu_with_a_warning(untrained, monkeypatch):
     calls = []
     real = untrained._forward
 
-    def flaky(l, h, m, device):
+    def flaky(l, h, m, v, device):
         calls.append(device)
         if len(calls) == 1:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory")
-        return real(l, h, m, device)
+        return real(l, h, m, v, device)
 
     monkeypatch.setattr(untrained, "_forward", flaky)
     with pytest.warns(UserWarning, match="out of memory"):

@@ -17,10 +17,10 @@ import pytest
 import torch
 from PIL import Image
 
-from graycodec.errors import ModelError
+from graycodec.errors import GraycodecError, ModelError
 from graycodec.model import ColorUNet, load_model
 from graycodec.training import backbone, engine, export, prepare
-from graycodec.training.data import ImageCache, build_cache, find_images
+from graycodec.training.data import ImageCache, build_cache, find_images, is_validation
 from graycodec.training.plots import read_log
 
 torch.set_num_threads(1)
@@ -103,12 +103,31 @@ def test_prepare_command_writes_a_cache_and_prints_the_counts(tiny, tmp_path, cl
     assert len(cache) == 8 and cache.image(0).shape == (32, 43, 3)
 
 
-def test_without_val_the_last_photos_are_held_out_of_training(tiny):
+def test_validation_split_is_fixed_by_name_and_disjoint_from_training(tmp_path):
+    names = [f"caltech101/cat{i % 7}/image_{i:04d}.jpg" for i in range(400)]
+    chosen = {n for n in names if is_validation(n)}
+    assert 5 <= len(chosen) <= 40  # 5 % of 400, give or take the hash
+    # The same photos, elsewhere on disk and in another order: the same split.
+    moved = [f"/elsewhere/data/{n}" for n in reversed(names)]
+    assert {n[len("/elsewhere/data/"):] for n in moved if is_validation(n)} == chosen
+    blob = np.zeros(400 * 3, np.uint8)
+    index = np.array([[3 * i, 1, 1] for i in range(400)], np.int64)
+    train, val = ImageCache(blob, index, names).split()
+    assert set(val.names) == chosen and not set(train.names) & chosen
+    assert len(train) + len(val) == 400
+    assert np.array_equal(val.index[0], index[names.index(val.names[0])])
+
+
+def test_without_val_the_hash_split_is_held_out_and_too_few_photos_say_so(tiny):
     cache, _ = build_cache(find_images([tiny / "data"]), short_side=48)
     args = engine.build_parser().parse_args(["x", "--out", "m/x"])
-    train, val = engine.split_val(args, cache)
-    assert len(train) == 6 and len(val) == 2
-    assert np.array_equal(val[-1], cache.image(7))
+    outside = [n for n in (f"d/q{i}.png" for i in range(100)) if not is_validation(n)][:8]
+    with pytest.raises(GraycodecError, match="validation split"):
+        engine.split_val(args, ImageCache(cache.blob, cache.index, outside, cache.meta))  # none held out
+    many = ImageCache(cache.blob, np.repeat(cache.index, 50, axis=0),
+                      [f"d/p{i}.png" for i in range(400)], cache.meta)
+    train, val = engine.split_val(args, many)
+    assert len(val) == sum(is_validation(f"d/p{i}.png") for i in range(400)) and len(train) + len(val) == 400
 
 
 # --- training, resume, release ---------------------------------------------------------------
@@ -129,9 +148,11 @@ def test_training_reduces_the_loss_and_writes_log_plot_and_validation(full_run):
     assert last < 0.7 * first, (first, last)
     val = read_log(workdir / "log.jsonl")[1]
     assert sorted(val) == [8, 16]
-    for level in ("none", "medium"):
-        assert set(val[16]["val"][level]) == {"de94", "de2000", "mse_ab"}
-    assert set(val[16]["baselines"]) == {"gray", "bilinear_medium"}
+    for setting in ("none", "vivid", "medium"):
+        assert set(val[16]["val"][setting]) == {"de94", "de2000", "mse_ab", "ab_auc", "colourfulness_ratio"}
+    assert set(val[16]["baselines"]) == {"gray", "bilinear_medium", "guided_medium"}
+    # The untrained network's output with hints is its input, the L-guided hint plane.
+    assert val[16]["baselines"]["guided_medium"]["de94"] < val[16]["baselines"]["bilinear_medium"]["de94"] + 0.5
     assert (workdir / "loss.png").stat().st_size > 1000
 
 
@@ -143,7 +164,7 @@ def test_release_file_is_hash_named_with_a_card_and_loads(full_run):
     assert card["training"]["command"].startswith("graycodec train ")
     assert "--steps 16" in card["training"]["command"]
     assert card["training"]["best_step"] in (8, 16) and card["training"]["images"] == 8
-    assert set(card["validation"]["predictor"]) == {"none", "medium"}
+    assert set(card["validation"]["predictor"]) == {"none", "vivid", "medium"}
     model, loaded_card = load_model(path)
     assert isinstance(model, ColorUNet) and loaded_card["model_id"] == card["model_id"]
 

@@ -32,6 +32,7 @@ FIDELITY_KEYS = (
     "psnr",
     "ssim",
     "colourfulness_ratio",
+    "ab_auc",
 )
 DE94_BAD = 10.0  # a pixel with ΔE94 above this counts as a visibly wrong colour
 
@@ -45,6 +46,35 @@ def colourfulness(rgb: np.ndarray) -> float:
     spread = np.sqrt(rg.var(dtype=np.float64) + yb.var(dtype=np.float64))
     centre = np.sqrt(rg.mean(dtype=np.float64) ** 2 + yb.mean(dtype=np.float64) ** 2)
     return float(spread + 0.3 * centre)
+
+
+AUC_MAX_THRESHOLD = 150  # a/b distance (CIELAB units) up to which accuracy is integrated
+_AB_CELL = 10.0  # a/b classes for the rebalancing: cells of a 10-unit grid (as colorbins)
+
+
+def ab_accuracy_auc(ref_ab: np.ndarray, out_ab: np.ndarray, rebalanced: bool = True) -> float:
+    """Zhang et al. (2016)'s colorization accuracy: the share of pixels whose a/b lies within
+    t of the original's, averaged over t = 0 … 150 (the area under that curve, 0..1).
+
+    ``rebalanced``: each class of the original's colour (a 10-unit a/b cell) counts equally,
+    so that the rare saturated colours weigh as much as the many near-gray pixels (gray
+    output scores high on the raw figure, low on this one). Classes are rebalanced within
+    the image; a set's figure is the mean over its images.
+    """
+    ref_ab = np.asarray(ref_ab, dtype=np.float32).reshape(-1, 2)
+    dist = np.linalg.norm(np.asarray(out_ab, dtype=np.float32).reshape(-1, 2) - ref_ab, axis=1)
+    thresholds = np.arange(AUC_MAX_THRESHOLD + 1)
+    # First threshold each pixel meets (0..151; 151 = never within 150).
+    first = np.minimum(np.ceil(dist), AUC_MAX_THRESHOLD + 1).astype(np.int64)
+    if not rebalanced:
+        counts = np.bincount(first, minlength=AUC_MAX_THRESHOLD + 2)[: len(thresholds)]
+        return float((np.cumsum(counts) / len(dist)).mean())
+    cells = np.round(ref_ab / _AB_CELL).astype(np.int64) + 64
+    cls = np.unique(cells[:, 0] * 256 + cells[:, 1], return_inverse=True)[1].reshape(-1)
+    per_class = np.zeros((cls.max() + 1, AUC_MAX_THRESHOLD + 2))
+    np.add.at(per_class, (cls, first), 1.0)
+    acc = np.cumsum(per_class, axis=1)[:, : len(thresholds)] / per_class.sum(axis=1, keepdims=True)
+    return float(acc.mean())
 
 
 def mse(a: np.ndarray, b: np.ndarray) -> float:
@@ -124,5 +154,6 @@ def fidelity(ref: Reference, rgb: np.ndarray, *, full: bool = True) -> tuple[dic
         "psnr": psnr_of_mse(mse_rgb),
         "ssim": _ssim(ref.rgb, rgb) if full else None,
         "colourfulness_ratio": colourfulness(rgb) / ref.colourfulness if ref.colourfulness > 1e-6 else None,
+        "ab_auc": ab_accuracy_auc(ref.lab[..., 1:], lab[..., 1:]),
     }
     return figures, de94

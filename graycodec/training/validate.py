@@ -23,7 +23,7 @@ import torch
 from skimage.color import deltaE_ciede94, deltaE_ciede2000
 
 from .. import color, hints
-from ..evaluation.metrics import colourfulness
+from ..evaluation.metrics import ab_accuracy_auc, colourfulness
 from ..predictor import Predictor
 
 # setting -> (hint level, vividness)
@@ -56,6 +56,7 @@ def _scores(ref_lab, lstar, ab) -> dict:
         "de94": float(deltaE_ciede94(ref_lab, out_lab).mean()),
         "de2000": float(deltaE_ciede2000(ref_lab, out_lab).mean()),
         "mse_ab": float(((out_lab[..., 1:] - ref_lab[..., 1:]) ** 2).mean()),
+        "ab_auc": ab_accuracy_auc(ref_lab[..., 1:], out_lab[..., 1:]),
         "colourfulness": colourfulness(rgb8),
     }
 
@@ -119,8 +120,10 @@ def baseline_key(setting: str) -> str:
 
 
 def format_table(res: dict | None, base: dict) -> str:
-    """A text table: per hint level, the predictor's means next to the baseline's."""
-    head = f"{'setting':<8}{'colour from':<22}{'ΔE94':>8}{'CIEDE2000':>11}{'MSE a/b':>10}{'colourf.':>10}"
+    """A text table: per setting, the predictor's means next to its baselines'; colourf. is
+    the colourfulness ratio (output / original), AUC the class-rebalanced a/b accuracy."""
+    head = (f"{'setting':<8}{'colour from':<22}{'ΔE94':>8}{'CIEDE2000':>11}{'MSE a/b':>10}{'colourf.':>10}"
+            f"{'AUC':>7}")
     lines = [head, "-" * len(head)]
     settings = list(res) if res else ["none", "medium"]
     for name in settings:
@@ -128,5 +131,6 @@ def format_table(res: dict | None, base: dict) -> str:
         rows += [(BASELINE_NAMES[key.split("_")[0]], base[key]) for key in baseline_keys(name) if key in base]
         for i, (label, r) in enumerate(rows):
             lines.append(f"{name if i == 0 else '':<8}{label:<22}{r['de94']:>8.2f}{r['de2000']:>11.2f}"
-                         f"{r['mse_ab']:>10.1f}{r.get('colourfulness_ratio', float('nan')):>10.2f}")
+                         f"{r['mse_ab']:>10.1f}{r.get('colourfulness_ratio', float('nan')):>10.2f}"
+                         f"{r.get('ab_auc', float('nan')):>7.3f}")
     return "\n".join(lines)
