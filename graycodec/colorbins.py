@@ -11,7 +11,7 @@ per-class weights lift rare, saturated colours. One distribution then gives two 
 * **vivid** — the *annealed mean*: the distribution sharpened by a temperature ``T < 1``
   (Zhang's 0.38), which keeps colour where the mean would average it away.
 
-``readout(logits, vividness)`` moves between them (``VIVIDNESS`` documents the mapping).
+``readout(logits, vividness, ...)`` moves between them (``vividness_params`` documents the mapping).
 
 ::
 
@@ -113,20 +113,35 @@ def weighted_soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor, clas
 
 
 # --- read-outs ---------------------------------------------------------------------------
-def vividness_params(vividness: float) -> tuple[float, float]:
-    """(debias exponent, temperature) for a vividness in [0, 1].
+# The two ends of the vividness scale, as (debias exponent, temperature). A model card may
+# carry its own ends, chosen on the validation split (``readout`` in the card, see
+# benchmarks/tune_readout.py); these are the defaults: the plain mean and Zhang's T = 0.38.
+FIDELITY_END = (1.0, 1.0)
+VIVID_END = (0.0, VIVID_TEMPERATURE)
 
-    0 — fidelity: the rebalancing is removed entirely (exponent 1: divide by the class
-    weights) and the mean is taken (T = 1). 1 — vivid: the network's rebalanced
-    distribution as it is (exponent 0), annealed at T = 0.38. Between, both move linearly.
+
+def vividness_params(vividness: float, fidelity_end=FIDELITY_END, vivid_end=VIVID_END) -> tuple[float, float]:
+    """(debias exponent, temperature) for a vividness in [0, 1] (clipped): linear between the ends.
+
+    The debias exponent says how much of the class rebalancing is divided out of the
+    network's distribution (1: all of it, the plain estimate of p; 0: none, the rebalanced q
+    that favours rare, saturated colours); the temperature sharpens the result before its
+    mean is taken (1: the mean; 0.38: Zhang's annealed mean).
     """
     v = float(np.clip(vividness, 0.0, 1.0))
-    return 1.0 - v, 1.0 - v * (1.0 - VIVID_TEMPERATURE)
+    (d0, t0), (d1, t1) = fidelity_end, vivid_end
+    return d0 + v * (d1 - d0), t0 + v * (t1 - t0)
 
 
-def readout(logits: torch.Tensor, vividness: float, class_weights: torch.Tensor) -> torch.Tensor:
+def readout(logits: torch.Tensor, vividness: float, class_weights: torch.Tensor,
+            fidelity_end=FIDELITY_END, vivid_end=VIVID_END) -> torch.Tensor:
     """a/b (N, 2, h, w) from bin logits (N, Q, h, w) at a vividness in [0, 1] (see above)."""
-    debias, temperature = vividness_params(vividness)
+    debias, temperature = vividness_params(vividness, fidelity_end, vivid_end)
+    return readout_with(logits, class_weights, debias, temperature)
+
+
+def readout_with(logits: torch.Tensor, class_weights: torch.Tensor, debias: float, temperature: float) -> torch.Tensor:
+    """a/b of the distribution softmax(logits) / w**debias, annealed at ``temperature``."""
     logp = F.log_softmax(logits.float(), dim=1)
     logp = logp - debias * class_weights.log()[None, :, None, None]
     probs = torch.softmax(logp / temperature, dim=1)

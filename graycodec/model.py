@@ -53,13 +53,35 @@ class Outputs(NamedTuple):
     logits: torch.Tensor  # (N, Q, ceil(H/2), ceil(W/2)): a/b bin logits
 
 
-def _conv_block(cin: int, cout: int) -> nn.Sequential:
+NORMS = ("group", "batch")
+GROUPS = 16  # GroupNorm groups per layer (channels 32..512: 2..32 channels a group)
+
+
+def norm_layer(kind: str):
+    """The normalisation of every block: ``group`` (the default) or ``batch`` (the first models).
+
+    Why not BatchNorm: hints are given to some samples of a batch and not to others, and the
+    hint plane and mask enter the network directly, so the two kinds of sample produce features
+    of very different means. BatchNorm normalises both with the statistics of their mixture:
+    measured on a model trained so, the last decoder block's pre-activations of hinted samples
+    sat below the mixture mean in almost every channel, the ReLU zeroed them, and the residual
+    head saw nothing (its output was its bias: the network added nothing to the hints).
+    GroupNorm normalises each sample by itself, identically in training and inference.
+    """
+    if kind == "batch":
+        return nn.BatchNorm2d
+    if kind == "group":
+        return lambda channels: nn.GroupNorm(GROUPS, channels)
+    raise ValueError(f"unknown normalisation {kind!r}; use one of {', '.join(NORMS)}")
+
+
+def _conv_block(cin: int, cout: int, norm) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(cin, cout, 3, padding=1, bias=False),
-        nn.BatchNorm2d(cout),
+        norm(cout),
         nn.ReLU(inplace=True),
         nn.Conv2d(cout, cout, 3, padding=1, bias=False),
-        nn.BatchNorm2d(cout),
+        norm(cout),
         nn.ReLU(inplace=True),
     )
 
@@ -67,9 +89,9 @@ def _conv_block(cin: int, cout: int) -> nn.Sequential:
 class _Up(nn.Module):
     """Bilinear upsampling to the skip's size, concatenation, two 3×3 convolutions."""
 
-    def __init__(self, cin: int, cskip: int, cout: int):
+    def __init__(self, cin: int, cskip: int, cout: int, norm):
         super().__init__()
-        self.block = _conv_block(cin + cskip, cout)
+        self.block = _conv_block(cin + cskip, cout, norm)
 
     def forward(self, x, skip):
         x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
@@ -79,20 +101,22 @@ class _Up(nn.Module):
 class ColorUNet(nn.Module):
     """ResNet18 U-Net predicting a/b from L* and a hint plane (see module docstring)."""
 
-    def __init__(self):
+    def __init__(self, norm: str = "group"):
         super().__init__()
         from torchvision.models import resnet18
 
-        r = resnet18(weights=None)
+        self.norm = norm
+        make_norm = norm_layer(norm)
+        r = resnet18(weights=None, norm_layer=make_norm)
         r.conv1 = nn.Conv2d(IN_CHANNELS, 64, 7, stride=2, padding=3, bias=False)
         self.stem = nn.Sequential(r.conv1, r.bn1, r.relu)  # /2, 64
         self.layer1 = nn.Sequential(r.maxpool, r.layer1)  # /4, 64
         self.layer2, self.layer3, self.layer4 = r.layer2, r.layer3, r.layer4  # /8, /16, /32
-        self.up4 = _Up(512, 256, 256)
-        self.up3 = _Up(256, 128, 128)
-        self.up2 = _Up(128, 64, 64)
-        self.up1 = _Up(64, 64, 64)
-        self.up0 = _Up(64, IN_CHANNELS, 32)
+        self.up4 = _Up(512, 256, 256, make_norm)
+        self.up3 = _Up(256, 128, 128, make_norm)
+        self.up2 = _Up(128, 64, 64, make_norm)
+        self.up1 = _Up(64, 64, 64, make_norm)
+        self.up0 = _Up(64, IN_CHANNELS, 32, make_norm)
         self.head = nn.Conv2d(32, 2, 3, padding=1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
@@ -128,7 +152,7 @@ def save_model(model: nn.Module, directory: Path, name: str, card: dict) -> Path
     state = {k: v.detach().to("cpu", torch.float16 if v.is_floating_point() else v.dtype).contiguous()
              for k, v in model.state_dict().items()}
     tmp = directory / f".{name}.tmp.safetensors"
-    save_file(state, str(tmp), metadata={"format": WEIGHTS_FORMAT})
+    save_file(state, str(tmp), metadata={"format": WEIGHTS_FORMAT, "norm": getattr(model, "norm", "batch")})
     digest = file_sha256(tmp)
     final = directory / f"{name}-{digest[:8]}.safetensors"
     tmp.replace(final)
@@ -141,7 +165,7 @@ def save_model(model: nn.Module, directory: Path, name: str, card: dict) -> Path
 
 def load_model(path: Path) -> tuple[ColorUNet, dict]:
     """Load a weight file (safetensors only: no unpickling) and its card; ModelError if invalid."""
-    from safetensors import SafetensorError
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
     path = Path(path)
@@ -153,6 +177,8 @@ def load_model(path: Path) -> tuple[ColorUNet, dict]:
         raise ModelError(f"{path.name}: content hash {digest[:8]} does not match its name (damaged file?)")
     try:
         state = load_file(str(path))
+        with safe_open(str(path), "pt") as f:
+            metadata = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelError(f"{path.name}: not a valid safetensors weight file ({exc})") from None
     if "bins_head.weight" not in state and "head.weight" in state:
@@ -161,7 +187,11 @@ def load_model(path: Path) -> tuple[ColorUNet, dict]:
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         raise ModelError(f"{path.name}: weights hold NaN or infinite values ({bad[0]}{' …' if len(bad) > 1 else ''})")
-    model = ColorUNet()
+    # The normalisation is in the file's metadata; files without it came before GroupNorm.
+    norm = metadata.get("norm", "batch")
+    if norm not in NORMS:
+        raise ModelError(f"{path.name}: unknown normalisation {norm!r} in its metadata")
+    model = ColorUNet(norm)
     try:
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except RuntimeError as exc:

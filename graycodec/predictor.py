@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .colorbins import readout
+from .colorbins import FIDELITY_END, VIVID_END, readout
 from .errors import ModelError
 from .hints import HintThumbnail, upsample_bilinear
 from .model import load_model
@@ -90,6 +90,20 @@ def upsample_ab(ab_work: torch.Tensor, height: int, width: int) -> np.ndarray:
     return out
 
 
+def readout_ends(card: dict) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The (debias, temperature) ends of the vividness scale: the card's ``readout`` (chosen on
+    the validation split for that model), else the defaults of ``colorbins``."""
+    ends = card.get("readout") or {}
+    try:
+        fid, viv = ends.get("fidelity", FIDELITY_END), ends.get("vivid", VIVID_END)
+        fid, viv = (float(fid[0]), float(fid[1])), (float(viv[0]), float(viv[1]))
+    except (TypeError, ValueError, IndexError, AttributeError):
+        raise ModelError("model card: 'readout' must hold fidelity and vivid as [debias, temperature]") from None
+    if not all(0.0 <= d <= 1.0 and 0.05 <= t <= 1.0 for d, t in (fid, viv)):
+        raise ModelError("model card: readout debias must be in 0..1 and temperature in 0.05..1")
+    return fid, viv
+
+
 # --- the predictor -----------------------------------------------------------------------
 class Predictor:
     """A loaded ColorUNet on a device; ``predict_ab`` is the whole decode-side colour path."""
@@ -99,6 +113,7 @@ class Predictor:
         self.card = card
         self.device = device
         self.model_id: str = card.get("model_id", "")
+        self.readout_ends = readout_ends(card)
 
     @classmethod
     def load(cls, model: str | Path | None = None, device: str = "auto") -> "Predictor":
@@ -136,7 +151,7 @@ class Predictor:
         hinted = mask.flatten(1).amax(1) > 0
         ab = out.ab.float()
         if not hinted.all():
-            from_bins = readout(out.logits, vividness, self.model.class_weights)
+            from_bins = readout(out.logits, vividness, self.model.class_weights, *self.readout_ends)
             from_bins = F.interpolate(from_bins, size=ab.shape[-2:], mode="bilinear", align_corners=False)
             ab = torch.where(hinted.to(device)[:, None, None, None], ab, from_bins)
         return ab.cpu()

@@ -59,6 +59,13 @@ def test_save_names_file_by_hash_and_load_restores_weights(tmp_path, net):
         net.class_weights.fill_(1.0)
 
 
+def test_batch_norm_files_load_as_batch_norm(tmp_path):
+    bn = ColorUNet("batch").eval()
+    loaded, _ = load_model(save_model(bn, tmp_path, "bn", {}))
+    assert loaded.norm == "batch" and isinstance(loaded.stem[1], torch.nn.BatchNorm2d)
+    assert isinstance(ColorUNet().stem[1], torch.nn.GroupNorm)  # the default
+
+
 def test_first_format_nan_weights_and_damaged_cards_are_refused(tmp_path, net):
     from safetensors.torch import save_file
 

@@ -108,3 +108,20 @@ def test_model_discovery(tmp_path, monkeypatch):
     monkeypatch.setenv(zoo.MODEL_ENV, str(tmp_path / "elsewhere.safetensors"))
     with pytest.raises(ModelError, match="not found"):
         Predictor.load()
+
+
+def test_readout_ends_come_from_the_card_and_bad_ones_are_refused():
+    from graycodec.colorbins import FIDELITY_END, VIVID_END
+
+    assert predictor.readout_ends({}) == (FIDELITY_END, VIVID_END)
+    card = {"readout": {"fidelity": [0.5, 0.8], "vivid": [0.0, 0.3]}}
+    assert predictor.readout_ends(card) == ((0.5, 0.8), (0.0, 0.3))
+    for bad in ({"fidelity": "x"}, {"vivid": [2.0, 0.5]}, {"fidelity": [0.5, 0.0]}, "junk"):
+        with pytest.raises(ModelError, match="readout"):
+            predictor.readout_ends({"readout": bad})
+    # The card's ends reach the read-out: vividness 0 with a vivid-looking end differs from the default.
+    net = ColorUNet()
+    lstar = np.random.default_rng(5).uniform(20, 80, (32, 32)).astype(np.float32)
+    plain = Predictor(net, {}, torch.device("cpu")).predict_ab(lstar)
+    tuned = Predictor(net, {"readout": {"fidelity": [0.0, 0.2]}}, torch.device("cpu")).predict_ab(lstar)
+    assert np.abs(plain - tuned).mean() > 0.1

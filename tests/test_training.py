@@ -250,5 +250,29 @@ def test_imagenet_backbone_fills_the_encoder_with_conv1_adapted(monkeypatch):
     assert torch.allclose(conv1[:, 0], fake["conv1.weight"].sum(dim=1))
     assert not conv1[:, 1:].any()  # hint a, hint b, mask start ignored
     assert torch.equal(net.layer4[1].conv2.weight, fake["layer4.1.conv2.weight"])
-    assert torch.equal(net.layer1[1][0].bn1.running_var, fake["layer1.0.bn1.running_var"])
+    assert torch.equal(net.layer1[1][0].bn1.weight, fake["layer1.0.bn1.weight"])  # GroupNorm: affine only
+    bn_net = ColorUNet("batch")
+    backbone.load_backbone(bn_net, "imagenet")
+    assert torch.equal(bn_net.layer1[1][0].bn1.running_var, fake["layer1.0.bn1.running_var"])
+
+
+def test_group_norm_treats_each_sample_alone_and_init_copies_a_batch_norm_run(tmp_path):
+    """With GroupNorm a sample's output does not depend on the others in its batch (hinted
+    and unhinted samples share batches); --init copies a BatchNorm run's weights that fit."""
+    torch.manual_seed(2)
+    net = ColorUNet("group").train()
+    x = torch.rand(2, 1, 32, 32) * 100
+    hint, mask = torch.zeros(2, 2, 32, 32), torch.zeros(2, 1, 32, 32)
+    hint[1], mask[1] = 30.0, 1.0
+    with torch.no_grad():
+        both = net(x, hint, mask).logits[0]
+        alone = net(x[:1], hint[:1], mask[:1]).logits[0]
+    torch.testing.assert_close(both, alone)
+    bn = ColorUNet("batch")
+    torch.save({"model": bn.state_dict()}, tmp_path / "last.ckpt")
+    message = engine.init_from(net, tmp_path / "last.ckpt")
+    assert message.startswith(f"initialised {len(net.state_dict())} of {len(net.state_dict())}")
+    assert torch.equal(net.layer2[0].conv1.weight, bn.layer2[0].conv1.weight)
+    with pytest.raises(GraycodecError, match="no such file"):
+        engine.init_from(net, tmp_path / "missing.ckpt")
     assert not net.head.weight.any()  # the untrained model still returns its hint

@@ -49,7 +49,11 @@ def load_backbone(model: torch.nn.Module, choice: str) -> None:
     if choice != "imagenet":
         raise ModelError(f"--backbone-weights {choice!r}: use one of {', '.join(CHOICES)}")
     state = encoder_state(imagenet_state_dict())
-    missing = set(state) - set(model.state_dict())
+    # GroupNorm keeps no running statistics: ImageNet's BatchNorm statistics have no place.
+    own_keys = set(model.state_dict())
+    state = {k: v for k, v in state.items()
+             if k in own_keys or not k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+    missing = set(state) - own_keys
     if missing:  # the architecture changed under us: say so rather than load half
         raise ModelError(f"ImageNet weights do not fit the encoder (unknown keys {sorted(missing)[:3]})")
     with torch.no_grad():

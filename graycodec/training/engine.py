@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from ..errors import GraycodecError
 from ..imageio import read_image
-from ..model import ColorUNet, save_model
+from ..model import NORMS, ColorUNet, save_model
 from ..predictor import Predictor, resolve_device
 from . import distributed, validate
 from .backbone import CHOICES as BACKBONE_CHOICES
@@ -44,7 +44,7 @@ PRIOR_PHOTOS = 2000  # photos sampled for the colour prior of the class rebalanc
 PRIOR_PIXELS = 256  # pixels per sampled photo
 # Arguments a resumed run must share with the run it continues to reproduce it.
 RESUME_MUST_MATCH = ("steps", "batch_size", "size", "lr", "weight_decay", "hint_fraction", "seed", "warmup",
-                     "hint_loss_weight")
+                     "hint_loss_weight", "norm")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hint-fraction", type=float, default=0.5, help="share of each batch given hints")
     p.add_argument("--hint-loss-weight", type=float, default=1.0,
                    help="weight of the hinted samples' L1 a/b loss (CIELAB units) next to the bins' cross-entropy")
+    p.add_argument("--norm", choices=NORMS, default="group",
+                   help="normalisation layers: group (default; see model.norm_layer) or batch (the first models)")
+    p.add_argument("--init", help="start from the weights of a checkpoint or best.pt of an earlier run "
+                                  "(layers that fit are copied; optimizer and step start afresh)")
     p.add_argument("--backbone-weights", choices=BACKBONE_CHOICES, default="none",
                    help="encoder start: none (from scratch) or imagenet (torchvision ResNet18, downloaded)")
     p.add_argument("--device", default="auto")
@@ -256,12 +260,30 @@ def validate_step(model, device, val, base, step, best, workdir: Path, log) -> d
     return best
 
 
+def init_from(net, path: Path) -> str:
+    """Copy the tensors of a checkpoint (``last.ckpt``) or state dict (``best.pt``) that fit
+    ``net`` by name and shape — e.g. a BatchNorm run's weights into a GroupNorm model, whose
+    norms keep the affine parameters and drop the running statistics; a one-line summary."""
+    if not path.is_file():
+        raise GraycodecError(f"--init {path}: no such file")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = state.get("model", state)
+    own = net.state_dict()
+    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not fitting:
+        raise GraycodecError(f"--init {path}: no tensor fits this model")
+    net.load_state_dict(fitting, strict=False)
+    return f"initialised {len(fitting)} of {len(own)} tensors from {path}"
+
+
 def make_model(args, ctx: distributed.Dist, device: torch.device):
     """(model to train — DDP-wrapped under torchrun —, the bare network, its AdamW)."""
     torch.manual_seed(args.seed)
-    net = ColorUNet()
+    net = ColorUNet(args.norm)
     if ctx.is_main:  # other ranks receive rank 0's weights when DDP starts
         load_backbone(net, args.backbone_weights)
+        if args.init:
+            print(init_from(net, Path(args.init)))
     # channels-last is ~25% faster for this network on CPU and GPU alike.
     net = net.to(device, memory_format=torch.channels_last)
     model = distributed.wrap(net, ctx, device)

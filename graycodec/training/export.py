@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     val = read_log(workdir / "log.jsonl")[1]
     step = min(val, key=lambda s: val[s]["score"])
     best = {"score": val[step]["score"], "step": step, "val": val[step]["val"]}
-    net = ColorUNet()
+    net = ColorUNet(ck["args"].get("norm", "batch"))  # runs before --norm were BatchNorm
     net.load_state_dict(torch.load(workdir / "best.pt", map_location="cpu", weights_only=True))
     run_args = dict(ck["args"], **({"out": args.out} if args.out else {}))
     last_step = max(s for s in read_log(workdir / "log.jsonl")[0])
