@@ -9,9 +9,10 @@ the predictor at working size, a/b upsampled, 8-bit sRGB) and is scored at full 
 against its original: ΔE94, CIEDE2000, MSE a/b, the class-rebalanced a/b accuracy AUC
 (Zhang 2016) and the colourfulness ratio (a ratio of means, Hasler & Süsstrunk 2003).
 
-Rows: without hints at several vividness values (one forward pass, read out at each), gray
-(a = b = 0); at each hint level the predictor, its own input (the L-guided upsampling of
-the thumbnail, what an untrained network returns) and plain bilinear upsampling. Validation
+Rows: without hints at several vividness values (one forward pass, read out at each, with the
+model card's read-out ends), gray (a = b = 0); at each hint level the predictor, its own
+input (the L-guided upsampling of the thumbnail, what an untrained network returns) and
+plain bilinear upsampling. Validation
 photos are used as training sees them (resized to a short side of 256, ``data.load_resized``);
 Kodak at full size. This is how settings are chosen (on ``val``) and reported (both).
 """
@@ -83,7 +84,7 @@ def image_rows(pred: Predictor, untrained: Predictor, rgb: np.ndarray) -> dict:
     hint, mask = hint_inputs(l_work, None)
     logits = pred.model(l_work, hint, mask).logits
     for v in VIVIDNESS:
-        ab = readout(logits, v, pred.model.class_weights)
+        ab = readout(logits, v, pred.model.class_weights, *pred.readout_ends)
         ab = torch.nn.functional.interpolate(ab, size=l_work.shape[-2:], mode="bilinear", align_corners=False)
         out[f"none v={v:g}"] = scores(ref_lab, lstar, upsample_ab(ab, *lstar.shape))
     for level in LEVELS:

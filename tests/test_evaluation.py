@@ -327,3 +327,18 @@ def test_image_figure_rows(tmp_path):
     assert report.write_image_figure(out, "a/cat.png", shown) == "images/a_cat.png"  # gray row only
     assert (out / "images" / "a_cat.png").stat().st_size > 0
     assert report.write_image_figure(out, "x.png", {"original": rgb, "gray": None, "colour": []}) is None
+
+
+def test_ab_accuracy_auc_hand_computed_and_rebalanced():
+    ref = np.zeros((4, 2), np.float32)
+    ref[3] = (60, 0)  # one saturated pixel among three gray ones
+    exact = metrics.ab_accuracy_auc(ref, ref)
+    assert exact == 1.0
+    # Output gray everywhere: the gray pixels are right at every threshold, the saturated one
+    # (60 away) from t = 60 on: 91 of the 151 thresholds.
+    gray = np.zeros_like(ref)
+    assert metrics.ab_accuracy_auc(ref, gray, rebalanced=False) == pytest.approx((3 + 91 / 151) / 4)
+    # Rebalanced, the two colour classes weigh the same: (1 + 91/151) / 2.
+    assert metrics.ab_accuracy_auc(ref, gray) == pytest.approx((1 + 91 / 151) / 2)
+    far = np.full_like(ref, 200.0)
+    assert metrics.ab_accuracy_auc(ref, far) == 0.0
