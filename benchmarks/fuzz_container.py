@@ -231,7 +231,23 @@ def fuzz(cases: int, seed: int = 0, slow: float = 5.0, log=None, reached: Counte
     return result
 
 
+def warm_up() -> None:
+    """Compile every plane decoder variant before timing cases (numba compiles each on first
+    use, which is no case's fault): modes 2 and 3, lossless and near-lossless, one strip and two."""
+    plane = (np.add.outer(np.arange(520), np.arange(6) * 3) % 256).astype(np.uint8)
+    threads = strips._threads
+    try:
+        strips.set_num_threads(2)
+        for d in (0, 1):
+            for rows in (130, 260):  # 4 strips: decoded in pairs on 2 threads; 2 strips: one by one
+                strips.decode(strips.encode(plane, d, rows), 6, 520, d)
+            container.read_gcz(container.write_gcz(container.GczImage(6, 520, plane, max_error=d, coding=MODE_GAP)))
+    finally:
+        strips.set_num_threads(threads)
+
+
 def _fuzz(cases: int, seed: int, slow: float, log) -> tuple[list[Failure], Counter]:
+    warm_up()
     seeds = seed_files()
     for s in seeds:  # the seeds themselves must decode, and split / join must be exact
         container.read_gcz(s)
