@@ -2,16 +2,20 @@
 
     python benchmarks/fuzz_container.py --cases 20000 [--seed 0] [--save failures/]
 
-Seed files (gray, colour, alpha, hints, metadata, near-lossless) are made with
-``graycodec.encode``. Half the cases apply 1–4 raw mutations to the bytes (bit flips, byte
+Seed files (gray with its gRAY chunk, colour, alpha, hints, ICC/EXIF, near-lossless, all
+three plane coding modes, and planes tall enough for 2 and 4 mode 3 strips) are made with
+``graycodec.encode`` and ``container.write_gcz``, so every chunk type and the strip table occur. Half the cases apply 1–4 raw mutations to the bytes (bit flips, byte
 overwrites, "interesting" 32-bit values, truncation, insertion, deletion, duplication,
 splicing two files), which the CRCs mostly catch; the other half mutate the *structure* and
 re-seal every checksum with the container's own helpers (``pack_header``, ``pack_chunk``):
-header fields set to odd values, chunk payloads mutated, chunks dropped, duplicated, moved or
-swapped with another file's — so the plane, alpha, hint and metadata decoders see damaged
+header fields set to odd values, chunk payloads mutated (anywhere, or within the first bytes,
+where the stream and strip tables are), chunks dropped, duplicated, moved or swapped with
+another file's — so the plane, alpha, hint and metadata decoders see damaged
 data behind valid checksums. Each case runs ``container.describe_gcz``, ``decode(gray=True)`` and a colour ``decode`` through a
 zero-a/b predictor (so the hint chunk is parsed too). Anything but a ``GraycodecError`` — or a
 case slower than ``--slow`` seconds — is a failure; the exit status is 1 if any occurred.
+The last line gives the rate and how often each decoder was reached (``reached``: mode 3 strip
+tables read, ALPH planes, hINT, iCCP and eXIf chunks parsed).
 A short run is part of the test suite (tests/test_codec.py::test_fuzz_container_short).
 """
 from __future__ import annotations
@@ -29,8 +33,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from graycodec import codec, container
+from graycodec import codec, container, hints
 from graycodec.errors import GraycodecError
+from graycodec.lplane import MODE_GAP, MODE_MED, strips
 
 MAX_PIXELS = 1 << 22  # keeps a mutated-but-valid huge header from allocating gigabytes
 INTERESTING32 = [0, 1, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF]
@@ -60,12 +65,20 @@ def seed_files() -> list[bytes]:
     exif[0x010F] = "fuzz"
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, "PNG", exif=exif.tobytes(), icc_profile=b"\0" * 16 + b"RGB " + b"\0" * 108)
+    tall = (np.add.outer(np.arange(520), np.arange(6) * 3) % 256).astype(np.uint8)  # 4 strips of 130 rows
+    tall_rgb = np.dstack([tall, 255 - tall, tall // 2, tall])[:300]  # 2 strips; RGBA
+    plane = rng.integers(0, 256, (20, 9), dtype=np.uint8)
     return [
         codec.encode(np.zeros((1, 1), np.uint8)),
         codec.encode(rgb[:17, :23], hints="low"),
         codec.encode(np.dstack([rgb, rgb[..., 0]]), hints="high", max_error=2),
         codec.encode(buf.getvalue(), hints="medium"),
         codec.encode(rng.integers(0, 256, (48, 64), dtype=np.uint8)),
+        codec.encode(tall),  # gRAY, mode 3 with a strip table of 3 rows
+        codec.encode(tall_rgb, hints="high", max_error=1),  # alpha, hints, near-lossless, 2 strips
+        container.write_gcz(container.GczImage(9, 20, plane, coding=MODE_MED, max_error=3, alpha=plane,
+                                               icc=b"icc", exif=b"Exif\0\0MM", gray_source=True)),
+        container.write_gcz(container.GczImage(9, 20, plane, coding=MODE_GAP, hints=None)),
     ]
 
 
@@ -133,10 +146,17 @@ def mutate_structure(blob: bytes, rnd: random.Random, seeds: list[bytes]) -> byt
             limit = 0xFFFFFFFF if i in (2, 3) else 0xFF
             fields[i] = rnd.choice([0, 1, 2, 3, fields[i] + 1, max(0, fields[i] - 1), rnd.randrange(limit + 1), limit])
             fields[i] = min(fields[i], limit)
-        elif op == 1 and chunks:  # mutate one chunk's payload
+        elif op == 1 and chunks:  # mutate one chunk's payload: anywhere, or in its first bytes (tables)
             k = rnd.randrange(len(chunks))
             ctype, payload = chunks[k]
-            chunks[k] = (ctype, mutate(payload, rnd, [payload]) if payload else rnd.randbytes(rnd.randint(1, 8)))
+            if not payload:
+                payload = rnd.randbytes(rnd.randint(1, 8))
+            elif rnd.random() < 0.5:
+                cut = min(len(payload), rnd.choice([8, 40, 120]))
+                payload = mutate(payload[:cut], rnd, [payload[:cut]]) + payload[cut:]
+            else:
+                payload = mutate(payload, rnd, [payload])
+            chunks[k] = (ctype, payload)
         elif op == 2 and chunks:  # drop a chunk
             del chunks[rnd.randrange(len(chunks))]
         elif op == 3 and chunks:  # duplicate or move a chunk
@@ -169,8 +189,65 @@ def check(data: bytes) -> None:
             pass
 
 
-def fuzz(cases: int, seed: int = 0, slow: float = 5.0, log=None) -> tuple[list[Failure], Counter]:
-    """Run ``cases`` mutated files; return the failures and a count of outcomes by error type."""
+class _Reached:
+    """Counts calls of the decoders a case may reach, by patching their module attributes."""
+
+    def __init__(self):
+        self.counts = Counter()
+        self._undo = []
+
+    def _wrap(self, module, name, label):
+        real = getattr(module, name)
+
+        def counted(*args, **kwargs):
+            key = label(*args) if callable(label) else label
+            if key:
+                self.counts[key] += 1
+            return real(*args, **kwargs)
+
+        setattr(module, name, counted)
+        self._undo.append((module, name, real))
+
+    def __enter__(self):
+        self._wrap(strips, "get_varint_array", lambda data, pos, n, what: "strip table" if n else None)
+        self._wrap(container, "_decode_plane", lambda mode, payload, p, name, d: name)
+        self._wrap(container, "_unpack_metadata", lambda payload, what: what)
+        self._wrap(hints, "unpack_hints", "hINT")
+        return self.counts
+
+    def __exit__(self, *exc):
+        for module, name, real in reversed(self._undo):
+            setattr(module, name, real)
+
+
+def fuzz(cases: int, seed: int = 0, slow: float = 5.0, log=None, reached: Counter | None = None
+         ) -> tuple[list[Failure], Counter]:
+    """Run ``cases`` mutated files; return the failures and a count of outcomes by error type.
+    ``reached``, when given, receives how often each decoder ran (see _Reached)."""
+    with _Reached() as counts:
+        result = _fuzz(cases, seed, slow, log)
+    if reached is not None:
+        reached.update(counts)
+    return result
+
+
+def warm_up() -> None:
+    """Compile every plane decoder variant before timing cases (numba compiles each on first
+    use, which is no case's fault): modes 2 and 3, lossless and near-lossless, one strip and two."""
+    plane = (np.add.outer(np.arange(520), np.arange(6) * 3) % 256).astype(np.uint8)
+    threads = strips._threads
+    try:
+        strips.set_num_threads(2)
+        for d in (0, 1):
+            for rows in (130, 260):  # 4 strips: decoded in pairs on 2 threads; 2 strips: one by one
+                strips.decode(strips.encode(plane, d, rows), 6, 520, d)
+            container.read_gcz(container.write_gcz(container.GczImage(6, 520, plane, max_error=d, coding=MODE_GAP)))
+    finally:
+        strips.set_num_threads(threads)
+
+
+def _fuzz(cases: int, seed: int, slow: float, log) -> tuple[list[Failure], Counter]:
+    warm_up()
     seeds = seed_files()
     for s in seeds:  # the seeds themselves must decode, and split / join must be exact
         container.read_gcz(s)
@@ -212,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", type=Path, default=None, help="folder to save failing inputs in")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    failures, outcomes = fuzz(args.cases, args.seed, args.slow, log=lambda m: print(m, file=sys.stderr))
+    reached = Counter()
+    failures, outcomes = fuzz(args.cases, args.seed, args.slow, log=lambda m: print(m, file=sys.stderr),
+                              reached=reached)
     for f in failures[:10]:
         print(f"case {f.case}: {f.error}", file=sys.stderr)
     if args.save and failures:
@@ -220,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         for f in failures:
             (args.save / f"case{f.case}.gcz").write_bytes(f.data)
     rate = args.cases / (time.perf_counter() - start)
-    print(f"{args.cases} cases ({rate:.0f}/s): {dict(outcomes)}; {len(failures)} failures")
+    print(f"{args.cases} cases ({rate:.0f}/s): {dict(outcomes)}; reached {dict(reached)}; {len(failures)} failures")
     return 1 if failures else 0
 
 

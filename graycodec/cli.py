@@ -8,10 +8,13 @@ code is that error's code for a single file, ``EXIT_FAILED`` (1) for a batch wit
 """
 from __future__ import annotations
 
+import argparse
 import functools
 import importlib
 import json
 import os
+import re
+import signal
 import sys
 import time
 import traceback
@@ -21,9 +24,10 @@ from pathlib import Path
 
 import click
 
-from . import __version__, codec, imageio
+from . import __version__, codec, container, imageio
 from .container import DEFAULT_MAX_PIXELS
-from .errors import EXIT_FAILED, EXIT_OK, GraycodecError, ImageInputError, ModelError, OutputError
+from .errors import (EXIT_FAILED, EXIT_OK, DeviceError, FormatError, GraycodecError, ImageInputError, ModelError,
+                     OutputError)
 from .hints import LEVELS
 from .lplane import MAX_ERROR_LIMIT
 
@@ -96,6 +100,21 @@ class Job:
             raise ImageInputError("is a folder") from None
         except OSError as exc:
             raise ImageInputError(f"cannot read ({exc.strerror or exc})") from None
+
+    def read_gcz(self, max_pixels: int | None) -> bytes:
+        """The .gcz bytes, read magic and header first and never past what the header allows
+        (``info /dev/zero`` stops at the magic, an endless pipe at the size bound)."""
+        if self.src == STDIO:
+            return container.read_stream(click.get_binary_stream("stdin"), max_pixels=max_pixels)
+        try:
+            with open(self.src, "rb") as f:
+                return container.read_stream(f, max_pixels=max_pixels)
+        except FileNotFoundError:
+            raise FormatError("no such file") from None
+        except IsADirectoryError:
+            raise FormatError("is a folder") from None
+        except OSError as exc:
+            raise FormatError(f"cannot read ({exc.strerror or exc})") from None
 
     def image_source(self):
         """What ``imageio.read_image`` takes: the path, or stdin's bytes."""
@@ -171,8 +190,9 @@ def _prepare_output(job: Job, force: bool, claimed: set) -> None:
     if job.dest == STDIO:
         return
     dest = Path(job.dest)
-    key = os.path.abspath(dest)
-    if job.src != STDIO and key == os.path.abspath(job.src):
+    # resolved paths: an output reached through a symlinked folder may be the input itself
+    key = os.path.realpath(dest)
+    if job.src != STDIO and (key == os.path.realpath(job.src) or _same_file(dest, job.src)):
         raise OutputError(f"output {job.dest} would overwrite the input")
     if key in claimed:
         raise OutputError(f"output {job.dest} is also the output of another input")
@@ -183,6 +203,14 @@ def _prepare_output(job: Job, force: bool, claimed: set) -> None:
         except OSError as exc:
             raise OutputError(f"cannot create folder {dest.parent} ({exc.strerror or exc})") from None
     imageio.check_writable(dest, force=force)
+
+
+def _same_file(a, b) -> bool:
+    """True when both paths exist and are one file (hard links, bind mounts)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def write_output(job: Job, data: bytes, force: bool) -> None:
@@ -207,10 +235,11 @@ def run_batch(command: str, jobs: list[Job], work, *, force: bool, as_json: bool
             _prepare_output(job, force, claimed)
             entry.update(work(job), ok=True)
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
-            # a missing model is not about this file: reported without its name
-            code = report_error(None if isinstance(exc, ModelError) else job.src, exc)
+            # a missing model or device is not about this file: reported without its name
+            general = isinstance(exc, (ModelError, DeviceError))
+            code = report_error(None if general else job.src, exc)
             entry.update(ok=False, error=str(exc) or type(exc).__name__, exit_code=code)
-            if isinstance(exc, ModelError):  # every later file would fail the same way
+            if general:  # every later file would fail the same way
                 fatal = code
         entry["seconds"] = round(time.perf_counter() - start, 4)
         results.append(entry)
@@ -254,6 +283,15 @@ class _LazyPredictor:
         return self._get().predict_ab(lstar, hints, vividness)
 
 
+def _check_device(device: str) -> None:
+    """DeviceError (exit 2, one line naming --device cpu) before any work when CUDA is asked
+    for and absent; torch is imported only for that question."""
+    if device == "cuda":
+        from .predictor import resolve_device
+
+        resolve_device(device)
+
+
 def _check_json_stdout(as_json: bool, output: str | None, inputs) -> None:
     if as_json and (output == STDIO or (output is None and STDIO in inputs)):
         raise click.UsageError("--json prints to stdout, which also receives the output: use -o FILE")
@@ -266,7 +304,39 @@ def _sizes(width: int, height: int, gcz_bytes: int, output_bytes: int) -> dict:
 
 
 # --- the command group -----------------------------------------------------------------------
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """click's group, with usage errors in the one format of every error:
+    ``graycodec: error: <message> (see 'graycodec CMD --help')``, exit 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            where = exc.ctx.command_path if getattr(exc, "ctx", None) else "graycodec"
+            message = " ".join(exc.format_message().split()).rstrip(".")
+            _err_line(f"graycodec: error: {message} (see '{where} --help')")
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            _err_line("graycodec: error: aborted")
+            sys.exit(EXIT_FAILED)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _quiet_broken_pipe() -> None:
+    """A closed stdout (``graycodec info f | head``) ends the process quietly, as other Unix
+    tools do: the default SIGPIPE action instead of Python's BrokenPipeError at exit."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
+def _compile_notice() -> None:
+    _err_line("graycodec: note: compiling the lightness coder for this machine (first run only, "
+              "about 10 s; cached afterwards)")
+
+
+@click.group(name="graycodec", cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="graycodec")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
@@ -277,6 +347,11 @@ def cli(ctx: click.Context) -> None:
     """
     ctx.with_resource(warnings.catch_warnings())
     warnings.showwarning = _show_warning
+    # one warning per file of a batch, not once per process (Python's default)
+    warnings.simplefilter("always", codec.ModelMismatchWarning)
+    from . import lplane
+
+    lplane.set_compile_notice(_compile_notice)
 
 
 _force = click.option("--force", "-f", is_flag=True, help="Overwrite existing outputs.")
@@ -325,7 +400,9 @@ def encode(inputs, output, hints, max_error, strip_metadata, max_pixels, force, 
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", default=None,
               help="Output image (.png/.jpg/.webp/…), or folder for several inputs ('-' = PNG on stdout).")
-@click.option("--gray", is_flag=True, help="Write the stored lightness plane only (no model needed).")
+@click.option("--gray/--color", "gray", default=None,
+              help="--gray: the stored lightness plane only (no model needed); --color: colour even for a "
+                   "gray source. Default: gray for files made from gray images, colour otherwise.")
 @click.option("--vividness", type=click.FloatRange(0.0, 1.0), default=codec.DECODE_VIVIDNESS, show_default=True,
               help="Colour without hints: 0 = fidelity (closest to the lost original) … 1 = most vivid.")
 @_device
@@ -339,11 +416,13 @@ def decode(inputs, output, gray, vividness, device, model, max_pixels, force, as
     _check_json_stdout(as_json, output, inputs)
     jobs = plan_jobs(inputs, output, suffixes=(GCZ_SUFFIX,), out_suffix=".png",
                      default_dest=lambda p: p.with_suffix(".png"), file_needs_suffix=True)
+    if gray is not True:
+        _check_device(device)
     predictor = None if gray else _LazyPredictor(model, device)
 
     def work(job: Job) -> dict:
         fmt = _format_of(job.dest)  # before any work
-        gcz = job.read_bytes()
+        gcz = job.read_gcz(max_pixels)
         im = codec.decode(gcz, gray=gray, predictor=predictor, max_pixels=max_pixels, vividness=vividness)
         data = imageio.image_bytes(im, fmt)
         write_output(job, data, force)
@@ -370,6 +449,7 @@ def colorize(inputs, output, vividness, device, model, max_pixels, force, as_jso
     _check_json_stdout(as_json, output, inputs)
     jobs = plan_jobs(inputs, output, suffixes=imageio.IMAGE_EXTENSIONS, out_suffix=".png",
                      default_dest=lambda p: p.with_name(p.stem + ".colorized.png"), file_needs_suffix=True)
+    _check_device(device)
     predictor = _LazyPredictor(model, device)
 
     def work(job: Job) -> dict:
@@ -390,15 +470,16 @@ def _format_of(dest: str) -> str:
 @cli.command()
 @click.argument("file")
 @click.option("--json", "as_json", is_flag=True, help="Print the fields as JSON.")
+@_max_pixels
 @_guarded
-def info(file, as_json):
+def info(file, as_json, max_pixels):
     """Show a .gcz file's header fields, chunks and compression ratio ('-' reads stdin)."""
     from .container import describe_gcz
 
     job = Job(file, STDIO)
     try:
-        data = job.read_bytes()
-        desc = describe_gcz(data)
+        data = job.read_gcz(max_pixels)
+        desc = describe_gcz(data, max_pixels=max_pixels)
     except Exception as exc:  # noqa: BLE001 - reported like a batch of one
         return report_error(file, exc)
     summary = {"file": file, **desc}
@@ -427,8 +508,11 @@ def _print_info(summary: dict) -> None:
 
 
 # --- delegated commands -----------------------------------------------------------------------
-# Each forwards its arguments untouched to its owner's ``main(argv)`` (argparse, with its own
-# --help). Owners: edit only your own line (module path and help text).
+# train, prepare and eval keep their argparse parser (``build_parser()`` in their module: the
+# training card rebuilds commands from it, torchrun runs the module directly). Here each becomes
+# a click command whose options are made from that parser on first use (so torch is imported
+# only when the command runs): click's help, defaults and errors, then the module's
+# ``main(argv)`` with the options given. Owners: edit only your own line.
 DELEGATED = {
     # training engineer (graycodec/training/):
     "train": ("graycodec.training.train", "Train the colour predictor (see README, Training)."),
@@ -439,33 +523,115 @@ DELEGATED = {
 
 
 def _delegate(module_name: str, argv: list[str]) -> int:
+    return _module(module_name).main(argv) or EXIT_OK
+
+
+def _module(module_name: str):
     try:
-        module = importlib.import_module(module_name)
+        return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
             raise GraycodecError(f"{module_name} is not part of this build") from None
         raise
-    return module.main(argv) or EXIT_OK
 
 
-def _add_delegated(name: str, module_name: str, help_text: str) -> None:
-    @cli.command(
-        name,
-        help=help_text + f" Options: graycodec {name} --help.",
-        context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
-                          "help_option_names": []},
-        add_help_option=False,
-    )
-    @click.argument("argv", nargs=-1, type=click.UNPROCESSED)
-    @_guarded
-    def command(argv):
-        return _delegate(module_name, list(argv))
+_DEFAULT_NOTE = re.compile(r"\s*\(default:? [^)]*\)")
 
 
-for _name, (_module, _help) in DELEGATED.items():
-    _add_delegated(_name, _module, _help)
+def _click_param(name: str, action: argparse.Action) -> click.Parameter:
+    """The click parameter meaning one argparse action (``name``: its click name)."""
+    default = None if action.default in (None, argparse.SUPPRESS) else action.default
+    text = (action.help or "").replace("%(default)s", str(default)).replace("%%", "%")
+    if not action.option_strings:
+        many = action.nargs in ("+", "*")
+        return click.Argument([name], nargs=-1 if many else 1, required=action.nargs != "*",
+                              metavar=(action.metavar or action.dest.upper()) + ("..." if many else ""))
+    if isinstance(action, argparse.BooleanOptionalAction):
+        decls = [f"{action.option_strings[0]}/{action.option_strings[1]}"]
+        kind = {"default": default}
+    elif isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+        decls, kind, default = list(action.option_strings), {"is_flag": True, "default": False}, None
+    else:
+        decls = list(action.option_strings)
+        kind = {"default": default, "multiple": isinstance(action, argparse._AppendAction),
+                "required": action.required, "metavar": action.metavar}
+        if action.choices:
+            kind["type"] = click.Choice([str(c) for c in action.choices])
+        elif action.type in (int, float):
+            kind["type"] = click.INT if action.type is int else click.FLOAT
+        if kind["multiple"]:
+            kind["default"] = None
+    if default is not None and not isinstance(default, bool):
+        text = _DEFAULT_NOTE.sub("", text)  # click shows [default: …] itself
+    return click.Option([*decls, name], help=text or None, show_default=True, **kind)
+
+
+def _argv(params: list[tuple[click.Parameter, argparse.Action]], ctx: click.Context, values: dict) -> list[str]:
+    """The argv meaning the options given on the command line (defaults left to argparse)."""
+    opts, positional = [], []
+    for param, action in params:
+        if ctx.get_parameter_source(param.name) != click.core.ParameterSource.COMMANDLINE:
+            continue
+        value = values[param.name]
+        if not action.option_strings:
+            positional += [str(v) for v in (value if isinstance(value, tuple) else (value,))]
+        elif isinstance(action, argparse.BooleanOptionalAction):
+            opts.append(action.option_strings[0 if value else 1])
+        elif isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+            opts += [action.option_strings[0]] if value else []
+        elif isinstance(action, argparse._AppendAction):
+            for v in value:
+                opts += [action.option_strings[0], str(v)]
+        else:
+            opts += [action.option_strings[0], str(value)]
+    if any(p.startswith("-") for p in positional):
+        return opts + ["--"] + positional
+    return positional + opts
+
+
+class _ArgparseCommand(click.Command):
+    """A click command made from a module's argparse ``build_parser()`` (see above)."""
+
+    def __init__(self, name: str, module_name: str, help_text: str):
+        super().__init__(name, help=help_text, short_help=help_text, callback=self._run)
+        self.module_name = module_name
+        self._actions = None
+
+    def get_params(self, ctx):
+        if self._actions is None:
+            parser = _module(self.module_name).build_parser()
+            self._parser = parser
+            self._actions = [(_click_param(f"arg{i}", a), a) for i, a in enumerate(parser._actions)
+                             if not isinstance(a, argparse._HelpAction)]
+            self.params = [p for p, _ in self._actions]
+        return super().get_params(ctx)
+
+    def _run(self, **values):
+        ctx = click.get_current_context()
+        for group in self._parser._mutually_exclusive_groups:
+            given = [a.option_strings[0] for p, a in self._actions if a in group._group_actions
+                     and ctx.get_parameter_source(p.name) == click.core.ParameterSource.COMMANDLINE]
+            if len(given) > 1:
+                raise click.UsageError(f"{' and '.join(given)} cannot be used together", ctx)
+        argv = _argv(self._actions, ctx, values)
+
+        def usage_error(parser, message):  # argparse's own checks after click's, same format
+            raise click.UsageError(message, ctx)
+
+        original, argparse.ArgumentParser.error = argparse.ArgumentParser.error, usage_error
+        try:
+            return _delegate(self.module_name, argv)
+        finally:
+            argparse.ArgumentParser.error = original
+
+
+for _name, (_module_name, _help) in DELEGATED.items():
+    _cmd = _ArgparseCommand(_name, _module_name, _help)
+    _cmd.callback = _guarded(_cmd._run)
+    cli.add_command(_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``graycodec`` command, ``python -m graycodec`` and ``cli.py``."""
+    _quiet_broken_pipe()
     cli.main(args=argv, prog_name="graycodec")

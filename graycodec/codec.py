@@ -52,6 +52,7 @@ def encode(
     if hints not in hints_mod.LEVELS:
         raise ValueError(f"unknown hint level {hints!r}; choose from {', '.join(hints_mod.LEVELS)}")
     src = imageio.read_image(image, max_pixels=max_pixels)
+    gray_source = src.is_gray()
     thumb = hints_mod.make_hints(src.ab(), hints) if hints_mod.LEVELS[hints] else None
     gcz = GczImage(
         width=src.width,
@@ -61,23 +62,37 @@ def encode(
         model_id=default_model_id(),
         hints=hints_mod.pack_hints(thumb) if thumb is not None else None,
         alpha=src.alpha,
-        icc=src.icc if keep_metadata else None,
-        exif=src.exif if keep_metadata else None,
+        icc=_metadata(src.icc, "ICC profile") if keep_metadata else None,
+        exif=_metadata(src.exif, "EXIF block") if keep_metadata else None,
+        gray_source=gray_source,
     )
     return container.write_gcz(gcz)
+
+
+def _metadata(block: bytes | None, what: str) -> bytes | None:
+    """A metadata block to store; one over the format's 16 MiB limit is left out with a warning
+    (the image itself is what the user asked to encode)."""
+    if block is not None and len(block) > container.MAX_METADATA_BYTES:
+        warnings.warn(f"{what} of {len(block):,} bytes is over the format's {container.MAX_METADATA_BYTES:,}-byte "
+                      "limit: left out")
+        return None
+    return block
 
 
 def decode(
     data: bytes,
     *,
-    gray: bool = False,
+    gray: bool | None = None,
     predictor=None,
     device: str = "auto",
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     model=None,
     vividness: float = DECODE_VIVIDNESS,
 ) -> Image.Image:
-    """Decode .gcz bytes to a PIL image: colour (RGB/RGBA) by default, the stored plane with ``gray``.
+    """Decode .gcz bytes to a PIL image: colour (RGB/RGBA), or the stored plane (L/LA).
+
+    ``gray``: True for the stored plane, False for colour; None (default) follows the file:
+    gray when its source had no colour (a gRAY chunk), colour otherwise.
 
     ``vividness`` (0 = fidelity … 1 = most vivid) shapes the colour of files without hints.
 
@@ -86,6 +101,8 @@ def decode(
     ImageTooLargeError over ``max_pixels``, ModelError when colour is asked and no model exists.
     """
     img = container.read_gcz(bytes(data), max_pixels=max_pixels)
+    if gray is None:
+        gray = img.gray_source
     if gray:
         return imageio.make_image(img.plane, img.alpha, icc=img.icc, exif=img.exif)
     thumb = hints_mod.unpack_hints(img.hints, img.width, img.height) if img.hints else None

@@ -26,6 +26,7 @@ from .errors import FormatError, ImageTooLargeError
 # --- constants and limits ----------------------------------------------------------------
 MAGIC = b"\x89GCZ\r\n\x1a\n"
 VERSION = (1, 0)  # (major, minor): readers refuse another major; minors only add ancillary chunks
+GRAY_VERSION = (1, 1)  # files with a gRAY chunk (added in 1.1)
 DEFAULT_MAX_PIXELS = 178_956_970  # Pillow's decompression-bomb error limit
 MAX_METADATA_BYTES = 16 * 1024 * 1024  # cap on a decompressed ICC profile or EXIF block
 
@@ -48,8 +49,9 @@ ALPH = b"ALPH"  # alpha plane, lossless (critical when present)
 HINT = b"hINT"  # colour hint thumbnail from graycodec.hints (ancillary)
 ICCP = b"iCCP"  # ICC profile, zstd (ancillary)
 EXIF = b"eXIf"  # EXIF block, zstd (ancillary)
+GRAY = b"gRAY"  # the source had no colour: decode as gray unless colour is asked (ancillary, empty; 1.1)
 IEND = b"IEND"  # end of file (critical, empty, last)
-_KNOWN = (LPLN, ALPH, HINT, ICCP, EXIF, IEND)
+_KNOWN = (LPLN, ALPH, HINT, ICCP, EXIF, GRAY, IEND)
 _TYPE_RE = re.compile(rb"[A-Za-z]{4}\Z")
 _HEX16 = re.compile(r"[0-9a-f]{16}\Z")
 
@@ -68,6 +70,7 @@ class GczImage:
     alpha: np.ndarray | None = None  # uint8 (H, W), stored losslessly
     icc: bytes | None = None
     exif: bytes | None = None
+    gray_source: bool = False  # the source image had no colour (gRAY chunk)
 
 
 # --- small helpers (also used by the tests to forge files) -------------------------------
@@ -133,8 +136,11 @@ def write_gcz(img: GczImage) -> bytes:
     mode, payload = lplane.encode_plane(plane, max_error=int(img.max_error), mode=img.coding)
     flags = FLAG_ALPHA if img.alpha is not None else 0
     parts = [pack_header(width, height, mode, int(img.max_error), flags=flags,
-                         model_id=bytes.fromhex(model) if model else bytes(8)),
+                         model_id=bytes.fromhex(model) if model else bytes(8),
+                         version=GRAY_VERSION if img.gray_source else VERSION),
              pack_chunk(LPLN, payload)]
+    if img.gray_source:  # an ancillary chunk, not a flag: 1.0 readers skip it and still decode
+        parts.append(pack_chunk(GRAY, b""))
     if img.alpha is not None:
         alpha = _check_plane(img.alpha, width, height, "alpha")
         amode, apayload = lplane.encode_plane(alpha)
@@ -163,9 +169,8 @@ class _Parsed:
     chunks: list  # (type, offset of data, length), every chunk including skipped ones and IEND
 
 
-def _parse(data: bytes, max_pixels: int | None) -> _Parsed:
-    """Validate magic, header and the chunk structure (lengths, CRCs, rules); decode nothing."""
-    data = memoryview(data)
+def _parse_header(data, max_pixels: int | None) -> tuple:
+    """Validate the magic and the header (FORMAT.md §1 steps 1-6); returns its fields."""
     if len(data) < len(MAGIC) or bytes(data[: len(MAGIC)]) != MAGIC:
         if len(data) < len(MAGIC) and MAGIC.startswith(bytes(data)):
             raise FormatError("truncated: file ends inside the magic number")
@@ -192,7 +197,13 @@ def _parse(data: bytes, max_pixels: int | None) -> _Parsed:
         raise FormatError(f"header: max_error {max_error} over the limit {lplane.MAX_ERROR_LIMIT}")
     if flags & ~KNOWN_FLAGS:
         raise FormatError(f"header: unknown flags 0x{flags:02x}")
+    return major, minor, width, height, lightness, coding, max_error, flags, model
 
+
+def _parse(data: bytes, max_pixels: int | None) -> _Parsed:
+    """Validate magic, header and the chunk structure (lengths, CRCs, rules); decode nothing."""
+    data = memoryview(data)
+    major, minor, width, height, lightness, coding, max_error, flags, model = _parse_header(data, max_pixels)
     chunks, seen, pos, end = [], set(), HEADER_SIZE, len(data)
     while True:
         if pos == end:
@@ -221,6 +232,8 @@ def _parse(data: bytes, max_pixels: int | None) -> _Parsed:
             if length:
                 raise FormatError("chunk IEND: must be empty")
             break
+        if ctype == GRAY and length:
+            raise FormatError("chunk gRAY: must be empty")
     if pos != end:
         raise FormatError(f"trailing bytes: {end - pos} bytes after IEND")
     if LPLN not in seen:
@@ -247,6 +260,8 @@ def read_gcz(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Gcz
             img.alpha = _decode_plane(payload[0], payload[1:], p, "ALPH", 0)
         elif ctype == HINT:
             img.hints = payload
+        elif ctype == GRAY:
+            img.gray_source = True
         elif ctype == ICCP:
             img.icc = _unpack_metadata(payload, "iCCP")
         elif ctype == EXIF:
@@ -261,6 +276,37 @@ def _decode_plane(mode, payload, p, name, max_error):
         return lplane.decode_plane(mode, payload, p.width, p.height, max_error)
     except FormatError as exc:
         raise FormatError(f"chunk {name}: {exc}") from None
+
+
+def max_file_bytes(width: int, height: int) -> int:
+    """The longest .gcz a reader of a stream accepts for a W x H image (FORMAT.md §7): more than
+    any file the encoder makes (plane and alpha at worst ~1 byte a pixel each, metadata 2 x 16
+    MiB), so that an endless input (/dev/zero, a pipe) is cut off, never read into memory."""
+    return 4 * width * height + 64 * 1024 * 1024
+
+
+def read_stream(f, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> bytes:
+    """Read a .gcz from a binary file object, checking the magic and header first and never
+    reading more than :func:`max_file_bytes` of its size allows; FormatError otherwise."""
+    head = _read_up_to(f, HEADER_SIZE)
+    _, _, width, height, *_ = _parse_header(head, max_pixels)  # magic first: /dev/zero stops here
+    limit = max_file_bytes(width, height)
+    rest = _read_up_to(f, limit - HEADER_SIZE + 1)
+    if HEADER_SIZE + len(rest) > limit:
+        raise FormatError(f"longer than any .gcz of {width}x{height} can be ({limit} bytes): damaged, or not a .gcz")
+    return head + rest
+
+
+def _read_up_to(f, n: int) -> bytes:
+    """At most n bytes from f (fewer only at its end), in blocks: no n-sized buffer up front."""
+    parts, got = [], 0
+    while got < n:
+        block = f.read(min(n - got, 1 << 24))
+        if not block:
+            break
+        parts.append(block)
+        got += len(block)
+    return b"".join(parts)
 
 
 def describe_gcz(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> dict:
@@ -278,6 +324,7 @@ def describe_gcz(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) ->
         "max_error": p.max_error,
         "lossless": p.max_error == 0,
         "model_id": p.model_id,
+        "source": "gray" if any(t == GRAY for t, _, _ in p.chunks) else "colour",
         "flags": p.flags,
         "chunks": [{"type": t.decode("latin-1"), "length": n, "critical": is_critical(t)} for t, _, n in p.chunks],
         "total_bytes": len(data),

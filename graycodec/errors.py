@@ -48,6 +48,12 @@ class OutputError(GraycodecError, OSError):
     exit_code = EXIT_OUTPUT
 
 
+class DeviceError(GraycodecError, RuntimeError):
+    """The device asked for (``--device cuda``) is not available: a usage error, not the model's."""
+
+    exit_code = EXIT_USAGE
+
+
 class ModelError(GraycodecError, RuntimeError):
     """No trained model is available, or a weight file is invalid."""
 

@@ -111,7 +111,7 @@ def unpack_hints(payload: bytes, width: int, height: int) -> HintThumbnail:
         declared = zstandard.get_frame_parameters(body).content_size
         if declared != expected:
             raise FormatError(f"hINT chunk: zstd frame declares {declared} bytes, expected {expected}")
-        raw = zstandard.ZstdDecompressor().decompress(body, max_output_size=expected)
+        raw = zstandard.ZstdDecompressor().decompress(body, max_output_size=expected, allow_extra_data=False)
     except zstandard.ZstdError as exc:
         raise FormatError(f"hINT chunk: corrupt zstd data ({exc})") from None
     if len(raw) != expected:

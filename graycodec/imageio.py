@@ -16,15 +16,20 @@ Alpha (LA, RGBA, PA, P or RGB with a transparency entry, …) is kept as uint8. 
 and EXIF block are carried through; EXIF orientation is applied to the pixels and removed from
 the stored EXIF. A CMYK source's ICC profile describes CMYK and is dropped with the conversion.
 
-Writing goes to a temporary file in the destination folder followed by ``os.replace``, so a
-failure never leaves a partial file and an existing file is never replaced without ``force``.
+Writing goes to a temporary file in the destination folder (``.<name>.graycodec-<pid>-….tmp``),
+then claims the name: ``os.link`` without ``force`` (it fails if the name exists, so two
+writers can never both win), ``os.replace`` with it. A failure never leaves a partial file;
+the temporary file of a killed writer is removed by the next write into that folder.
 """
 from __future__ import annotations
 
+import errno
 import io
 import os
+import re
 import struct
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +79,13 @@ class SourceImage:
     def width(self) -> int:
         return self.plane.shape[1]
 
+    def is_gray(self) -> bool:
+        """True when the source has no colour: a gray mode, or R = G = B at every pixel."""
+        if self.rgb is None:
+            return True
+        rgb = self.rgb
+        return bool(np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]))
+
     def ab(self) -> np.ndarray:
         """CIELAB a/b of the source (H, W, 2), float32; zeros for a gray source."""
         if self.rgb is None:
@@ -121,10 +133,15 @@ def open_image(src, *, max_pixels: int | None) -> Image.Image:
         raise ImageInputError("no such file") from None
     except UnidentifiedImageError:
         raise ImageInputError("not an image (unknown or unsupported format)") from None
+    except NotImplementedError as exc:  # e.g. DDS pixel formats Pillow does not decode
+        raise ImageInputError(f"unsupported image variant ({exc})") from None
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
         if isinstance(exc, ImageTooLargeError):
             raise
         raise ImageInputError(f"cannot read image ({exc})") from None
+    frames = getattr(im, "n_frames", 1)
+    if isinstance(frames, int) and frames > 1:
+        warnings.warn(f"{im.format} image has {frames} frames: only the first is kept")
     return im
 
 
@@ -152,9 +169,29 @@ def icc_for(icc: bytes | None, mode: str) -> bytes | None:
     return icc if _icc_space(icc) == want else None
 
 
+# What Pillow raises on EXIF it can open but not parse or write back (broken resolution
+# tags: "bad operand type for abs()", short values: struct.error, …).
+_EXIF_ERRORS = (TypeError, ValueError, KeyError, IndexError, OSError, SyntaxError, struct.error)
+
+
 def _exif_bytes(im: Image.Image) -> bytes | None:
-    exif = im.getexif()
-    return exif.tobytes() if len(exif) else None
+    """The EXIF block to store, or None; a block Pillow cannot rewrite is dropped with a warning
+    (its raw bytes would keep an orientation already applied to the pixels)."""
+    try:
+        exif = im.getexif()
+        return exif.tobytes() if len(exif) else None
+    except _EXIF_ERRORS as exc:
+        warnings.warn(f"damaged EXIF block dropped ({type(exc).__name__}: {exc})")
+        return None
+
+
+def _upright(im: Image.Image) -> Image.Image:
+    """EXIF orientation applied to the pixels; as stored when the EXIF cannot be read."""
+    try:
+        return ImageOps.exif_transpose(im)
+    except _EXIF_ERRORS as exc:
+        warnings.warn(f"EXIF orientation not applied, its block is damaged ({type(exc).__name__}: {exc})")
+        return im
 
 
 def from_pil(im: Image.Image) -> SourceImage:
@@ -166,7 +203,7 @@ def from_pil(im: Image.Image) -> SourceImage:
 
 
 def _from_pil(im: Image.Image) -> SourceImage:
-    im = ImageOps.exif_transpose(im)
+    im = _upright(im)
     icc = im.info.get("icc_profile") or None
     exif = _exif_bytes(im)
     mode = im.mode
@@ -289,8 +326,17 @@ def image_bytes(im: Image.Image, fmt: str = "PNG") -> bytes:
     buf = io.BytesIO()
     try:
         im.save(buf, fmt, **options, **extra)
-    except (OSError, ValueError, KeyError) as exc:
-        raise OutputError(f"cannot encode {fmt} ({exc})") from None
+    except (OSError, ValueError, KeyError, TypeError, SyntaxError, struct.error) as exc:
+        if "exif" not in extra:
+            raise OutputError(f"cannot encode {fmt} ({exc})") from None
+        # a .gcz carries EXIF bytes as they came; a writer that parses them (TIFF) may fail
+        warnings.warn(f"EXIF block dropped: {fmt} cannot store it ({type(exc).__name__}: {exc})")
+        del extra["exif"]
+        buf = io.BytesIO()
+        try:
+            im.save(buf, fmt, **options, **extra)
+        except (OSError, ValueError, KeyError, TypeError, SyntaxError, struct.error) as exc2:
+            raise OutputError(f"cannot encode {fmt} ({exc2})") from None
     return buf.getvalue()
 
 
@@ -306,30 +352,42 @@ def check_writable(dest: str | Path, *, force: bool = False) -> None:
     dest = Path(dest)
     if dest.is_dir():
         raise OutputError("output is an existing folder")
-    if dest.exists() and not force:
-        raise OutputError("output exists (use --force to overwrite)")
+    if os.path.lexists(dest) and not force:  # lexists: a dangling symlink counts as existing
+        what = "output is a symlink" if dest.is_symlink() else "output exists"
+        raise OutputError(f"{what} (use --force to overwrite)")
     parent = dest.parent
     if not parent.is_dir():
         raise OutputError(f"output folder {str(parent)!r} does not exist")
 
 
-def write_atomic(dest: str | Path, data: bytes, *, force: bool = False) -> None:
-    """Write ``data`` to ``dest`` through a temporary file in the same folder and ``os.replace``.
+# Temporary files: ``.<name>.graycodec-<pid>-<random>.tmp``, so that a killed writer's file is
+# recognisable (by graycodec, by its owner's pid) and removed by the next write to its folder.
+TMP_MARK = ".graycodec-"
+_TMP_RE = re.compile(r"\..+\.graycodec-(\d+)-[^./]+\.tmp\Z")
+STALE_TMP_SECONDS = 24 * 3600  # a temp file older than this is stale even if its pid is alive
 
-    OutputError if ``dest`` exists and ``force`` is false, if its folder is missing, or if
-    writing fails; in every failure the temporary file is removed and ``dest`` untouched.
+
+def write_atomic(dest: str | Path, data: bytes, *, force: bool = False) -> None:
+    """Write ``data`` to ``dest`` through a temporary file in the same folder.
+
+    Without ``force`` the name is claimed with ``os.link``, which fails when it exists: of
+    writers racing for one name exactly one succeeds and no result is silently lost. With
+    ``force``, ``os.replace``. OutputError if ``dest`` exists (no force), its folder is missing,
+    or writing fails; in every failure the temporary file is removed and ``dest`` untouched.
     """
     dest = Path(dest)
     check_writable(dest, force=force)
+    remove_stale_temps(dest.parent)
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}{TMP_MARK}{os.getpid()}-", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        if not force and dest.exists():  # appeared meanwhile: never clobber without force
-            raise OutputError("output exists (use --force to overwrite)")
-        os.replace(tmp, dest)
+        if force:
+            os.replace(tmp, dest)
+        else:
+            _claim(tmp, dest)
         tmp = None
     except OSError as exc:
         if isinstance(exc, OutputError):
@@ -341,6 +399,55 @@ def write_atomic(dest: str | Path, data: bytes, *, force: bool = False) -> None:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+def _claim(tmp: str, dest: Path) -> None:
+    """Give ``tmp`` the name ``dest`` only if no file (or symlink) has it, atomically; ``tmp``
+    is gone afterwards."""
+    try:
+        os.link(tmp, dest)
+    except FileExistsError:
+        raise OutputError("output exists (use --force to overwrite)") from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
+        # a filesystem without hard links (FAT, some network mounts): check, then rename
+        if os.path.lexists(dest):
+            raise OutputError("output exists (use --force to overwrite)") from None
+        os.replace(tmp, dest)
+    else:
+        os.unlink(tmp)  # the name is claimed; the temporary one goes
+
+
+def remove_stale_temps(folder: Path) -> int:
+    """Remove temporary files of graycodec writers that died (pid gone, or a day old); how many."""
+    removed = 0
+    try:
+        names = [n for n in os.listdir(folder) if TMP_MARK in n]
+    except OSError:
+        return 0
+    for name in names:
+        m = _TMP_RE.match(name)
+        path = Path(folder) / name
+        try:
+            if m and (not _pid_alive(int(m.group(1))) or time.time() - path.lstat().st_mtime > STALE_TMP_SECONDS):
+                path.unlink()
+                removed += 1
+        except OSError:
+            pass  # another writer's cleanup got there first, or not ours to remove
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid() or os.name == "nt":  # Windows: os.kill would end the process
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # someone else's process: leave its file alone (until it is a day old)
+    return True
 
 
 def _umask() -> int:

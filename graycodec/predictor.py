@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from .colorbins import FIDELITY_END, VIVID_END, readout
-from .errors import ModelError
+from .errors import DeviceError, ModelError
 from .hints import HintThumbnail, upsample_bilinear
 from .model import load_model
 from .zoo import find_default_model, find_default_model_id  # noqa: F401  (re-exported)
@@ -41,7 +41,7 @@ def resolve_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise ModelError("--device cuda: no CUDA device is available")
+        raise DeviceError("--device cuda: no CUDA device is available; use --device cpu (or auto)")
     if device not in ("cpu", "cuda"):
         raise ModelError(f"unknown device {device!r}; use auto, cpu or cuda")
     return torch.device(device)
@@ -117,6 +117,7 @@ class Predictor:
 
     @classmethod
     def load(cls, model: str | Path | None = None, device: str = "auto") -> "Predictor":
+        target = resolve_device(device)  # before any loading: a wrong --device fails at once
         path = Path(model) if model else find_default_model()
         if path is None:
             raise ModelError(
@@ -124,7 +125,7 @@ class Predictor:
                 "`graycodec train`, or pass --model PATH / set GRAYCODEC_MODEL)"
             )
         net, card = load_model(path)
-        return cls(net, card, resolve_device(device))
+        return cls(net, card, target)
 
     @torch.inference_mode()
     def predict_working(self, l_work: torch.Tensor, hint: torch.Tensor, mask: torch.Tensor,

@@ -8,10 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
 MODEL_ENV = "GRAYCODEC_MODEL"
+_HEX16 = re.compile(r"[0-9a-f]{16}\Z")
 MODEL_DIRS = (
     Path(__file__).resolve().parent.parent / "models",  # a source checkout / editable install
     Path(sys.prefix) / "share" / "graycodec" / "models",  # a wheel install (data-files)
@@ -39,13 +41,18 @@ def find_default_model_id() -> str:
     path = find_default_model()
     if path is None or not path.is_file():
         return ""
-    card = path.with_suffix(".json")
-    if card.is_file():
-        try:
-            return str(json.loads(card.read_text())["model_id"])
-        except (ValueError, KeyError):
-            pass
-    return model_id_of(path)
+    return card_model_id(path.with_suffix(".json")) or model_id_of(path)
+
+
+def card_model_id(card: Path) -> str:
+    """The model id a card states, or "" when there is no card or it is damaged in any way: the
+    encoder then hashes the weights (the same id, read the slow way) rather than fail; loading
+    the model for colour reports the damaged card (model.read_card, exit 5)."""
+    try:
+        value = json.loads(card.read_text(encoding="utf-8")).get("model_id", "")
+    except (OSError, ValueError, AttributeError):  # missing, unreadable, not JSON, not an object
+        return ""
+    return value.lower() if isinstance(value, str) and _HEX16.match(value.lower()) else ""
 
 
 def file_sha256(path: Path) -> str:

@@ -181,6 +181,7 @@ def test_public_api_reexported():
 
 def test_fuzz_container_short():
     """A short run of benchmarks/fuzz_container.py: only graycodec's own errors come out."""
+    import collections
     import importlib.util
 
     from conftest import ROOT
@@ -189,9 +190,12 @@ def test_fuzz_container_short():
     fuzz = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = fuzz  # dataclasses look their module up there
     spec.loader.exec_module(fuzz)
-    failures, outcomes = fuzz.fuzz(400, seed=1)
+    reached = collections.Counter()
+    failures, outcomes = fuzz.fuzz(400, seed=1, reached=reached)
     assert not failures, failures[0].error
     assert sum(outcomes.values()) == 400
+    # every decoder behind the checksums is reached: strip tables, alpha, hints, metadata
+    assert {"strip table", "LPLN", "ALPH", "hINT", "iCCP", "eXIf"} <= set(reached), reached
 
 
 _FUZZ_SEED = codec.encode(np.dstack([random_rgb(9, 11, 4), random_rgb(9, 11, 5)[..., 0]]), hints="high")

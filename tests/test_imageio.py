@@ -186,10 +186,12 @@ def test_write_atomic_failure_leaves_nothing(tmp_path, monkeypatch):
     def boom(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OutputError, match="No space"):
-        imageio.write_atomic(tmp_path / "out.bin", b"data")
-    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(os, "replace", boom)  # the commit with --force
+    monkeypatch.setattr(os, "link", boom)  # the commit without (claims the name only if free)
+    for force in (False, True):
+        with pytest.raises(OutputError, match="No space"):
+            imageio.write_atomic(tmp_path / "out.bin", b"data", force=force)
+        assert list(tmp_path.iterdir()) == []
 
 
 def test_save_image_formats_and_alpha(tmp_path):

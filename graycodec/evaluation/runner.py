@@ -370,7 +370,7 @@ def run(opts: EvalOptions) -> int:
     try:
         results = evaluate(opts)
     except GraycodecError as e:
-        print(f"graycodec eval: error: {e}", file=sys.stderr)
+        print(f"graycodec: error: {e}", file=sys.stderr)
         return e.exit_code
     for note in results.notes:
         print(f"note: {note}", file=sys.stderr)

@@ -19,7 +19,9 @@ so damaged payloads raise :class:`FormatError` and never read or write out of bo
 """
 from __future__ import annotations
 
+import contextlib
 import operator
+import threading
 
 import numpy as np
 
@@ -34,6 +36,35 @@ MODE_NAMES = {MODE_MED: "med", MODE_GAP: "gap-ctx16", MODE_STRIPS: "gap-strips"}
 MAX_ERROR_LIMIT = 64  # largest accepted max_error (near-lossless bound)
 _MODULES = {MODE_MED: med, MODE_GAP: gap, MODE_STRIPS: strips}
 
+# First run: numba compiles the kernels a plane needs (~10 s on two cores, then cached on disk,
+# ~0.5 s). A call still running after NOTICE_AFTER_S is taken to be compiling, and the notice
+# set by the caller (the CLI prints a line) says so: a silent first run looked hung.
+NOTICE_AFTER_S = 1.5
+_notice = None
+_first_call = True
+
+
+def set_compile_notice(notice) -> None:
+    """``notice()`` is called once, if the process's first plane coding runs long (compiling)."""
+    global _notice
+    _notice = notice
+
+
+@contextlib.contextmanager
+def _compile_notice():
+    global _first_call
+    if not _first_call or _notice is None:
+        yield
+        return
+    _first_call = False
+    timer = threading.Timer(NOTICE_AFTER_S, _notice)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
 
 def encode_plane(plane: np.ndarray, *, max_error: int = 0, mode: int | None = None) -> tuple[int, bytes]:
     """Code an 8-bit plane (H, W); returns (mode id, payload). ``max_error`` D bounds |decoded − plane|."""
@@ -44,7 +75,8 @@ def encode_plane(plane: np.ndarray, *, max_error: int = 0, mode: int | None = No
     mode = DEFAULT_MODE if mode is None else mode
     if mode not in MODE_NAMES:
         raise ValueError(f"unknown lightness coding mode {mode}")
-    return mode, _MODULES[mode].encode(plane, max_error)
+    with _compile_notice():
+        return mode, _MODULES[mode].encode(plane, max_error)
 
 
 def decode_plane(mode: int, payload: bytes, width: int, height: int, max_error: int) -> np.ndarray:
@@ -59,7 +91,8 @@ def decode_plane(mode: int, payload: bytes, width: int, height: int, max_error: 
     if mode not in MODE_NAMES:
         raise FormatError(f"lightness plane: unknown coding mode {mode}")
     payload = bytes(payload)
-    return _MODULES[mode].decode(payload, width, height, max_error)
+    with _compile_notice():
+        return _MODULES[mode].decode(payload, width, height, max_error)
 
 
 def _check_max_error(max_error, exc):

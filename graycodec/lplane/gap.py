@@ -497,7 +497,10 @@ def decode(payload: bytes, width: int, height: int, max_error: int) -> np.ndarra
         decompress_into(payload[pos:pos + comp], data[off[k]:off[k + 1]], "mode 2 stream", k)
         pos += comp
     buf = np.empty((height + 2, width + 3), np.uint8)
-    rc = _gap_decode(buf.reshape(-1), height, width, *decoder_tables(max_error), data, off[:-1], off[1:])
+    step, rec, lut = decoder_tables(max_error)
+    # the variant picked here, not inside numba: a first run compiles only the one it needs
+    kernel = _gap_decode_lossless if step == 1 else _gap_decode_near
+    rc = kernel(buf.reshape(-1), height, width, rec, lut, data, off[:-1], off[1:])
     if rc:
         why = {-1: "a stream ended early", -2: "a value outside the alphabet", -3: "a stream has unused values"}
         raise FormatError(f"lightness plane: mode 2 data inconsistent ({why[rc]})")

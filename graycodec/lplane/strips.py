@@ -30,9 +30,9 @@ import numpy as np
 from numba import njit
 
 from ..errors import FormatError
-from ._zstd import compress_stream, decompress_into, get_varint, get_varints, put_varint
-from .gap import (N_STREAMS, _gap_decode, _gap_decode_pair, _gap_kernel, _kernel_tables, _split_streams, decode_padding,
-                  decoder_tables)
+from ._zstd import compress_stream, decompress_into, get_varint, get_varint_array, get_varints, put_varint
+from .gap import (N_STREAMS, _gap_decode_lossless, _gap_decode_near, _gap_decode_pair_lossless,
+                  _gap_decode_pair_near, _gap_kernel, _kernel_tables, _split_streams, decode_padding, decoder_tables)
 
 # Each strip restarts the context model (bias tables) and codes its first row without rows
 # above: on the 24 Kodak planes, lossless, strips of 64 / 128 / 256 rows cost +0.066 / +0.031 /
@@ -41,6 +41,11 @@ from .gap import (N_STREAMS, _gap_decode, _gap_decode_pair, _gap_kernel, _kernel
 # pixel), for +0.017 bpp lossless over 256-row strips (4.276 → 4.293); a 4000-row plane gets 16.
 MIN_STRIP_ROWS = 128  # the encoder's strips have at least this many rows (or the plane's height)
 MAX_STRIPS = 64
+# Decoders accept at most max(MAX_STRIPS, W·H / MIN_STRIP_PIXELS) strips (FORMAT.md §4): every
+# strip costs a strip-table row and a call, so this keeps decoding linear in the pixels (a
+# forged plane of one-row strips cost 44 s and 2.2 GB for 48 MB). Every file the encoder makes
+# (at most MAX_STRIPS strips) is within it.
+MIN_STRIP_PIXELS = 4096
 # zstd's deeper optimal-parser search on streams below 1 bit/value (mode 2: 0.5): on Kodak,
 # measured with 256-row strips and the earlier, shallower deep search, it won back the strips'
 # cost at D = 2 and 3 (2.260 → 2.254, 1.909 → 1.896 bpp) for ~20 % more near-lossless encoding
@@ -55,6 +60,11 @@ def strip_rows(height: int, min_rows: int = MIN_STRIP_ROWS) -> int:
     while 2 * n <= MAX_STRIPS and height // (2 * n) >= min_rows:
         n *= 2
     return -(-height // n)
+
+
+def max_strips(width: int, height: int) -> int:
+    """The most strips a decoder accepts for a W x H plane (see MIN_STRIP_PIXELS)."""
+    return max(MAX_STRIPS, width * height // MIN_STRIP_PIXELS)
 
 
 # --- thread pool ---------------------------------------------------------------------------
@@ -139,23 +149,64 @@ def _encode_strip(plane, y0, y1, step, lut, vals, cls, counts):  # pragma: no co
         counts[c[i]] += 1
 
 
+# One compiled function per decoder variant (single strip or pair, lossless or near-lossless),
+# chosen in Python by _decode_strips: a first decode compiles only the variant it uses (~1/4 of
+# the compile time of one function holding all four; docs/ARCHITECTURE.md, first run).
 @njit(nogil=True, cache=True)
-def _decode_strips(out, first, rows, step, rec, lut, data, starts, ends):  # pragma: no cover - compiled
+def _strip_lossless(out, first, rows, rec, lut, data, starts, ends):  # pragma: no cover - compiled
+    w = out.shape[1]
+    wp = w + 3
+    buf = np.empty((rows + 2) * wp, np.uint8)
+    rc = _gap_decode_lossless(buf, rows, w, rec, lut, data, starts[0], ends[0])
+    if rc == 0:
+        out[first[0]:first[0] + rows, :] = buf.reshape((rows + 2, wp))[2:, 2:w + 2]
+    return rc
+
+
+@njit(nogil=True, cache=True)
+def _strip_near(out, first, rows, rec, lut, data, starts, ends):  # pragma: no cover - compiled
+    w = out.shape[1]
+    wp = w + 3
+    buf = np.empty((rows + 2) * wp, np.uint8)
+    rc = _gap_decode_near(buf, rows, w, rec, lut, data, starts[0], ends[0])
+    if rc == 0:
+        out[first[0]:first[0] + rows, :] = buf.reshape((rows + 2, wp))[2:, 2:w + 2]
+    return rc
+
+
+@njit(nogil=True, cache=True)
+def _pair_lossless(out, first, rows, rec, lut, data, starts, ends):  # pragma: no cover - compiled
+    w = out.shape[1]
+    wp = w + 3
+    buf = np.empty((2, (rows + 2) * wp), np.uint8)
+    rc = _gap_decode_pair_lossless(buf[0], buf[1], rows, w, rec, lut, data, starts, ends)
+    if rc == 0:
+        for i in range(2):
+            out[first[i]:first[i] + rows, :] = buf[i].reshape((rows + 2, wp))[2:, 2:w + 2]
+    return rc
+
+
+@njit(nogil=True, cache=True)
+def _pair_near(out, first, rows, rec, lut, data, starts, ends):  # pragma: no cover - compiled
+    w = out.shape[1]
+    wp = w + 3
+    buf = np.empty((2, (rows + 2) * wp), np.uint8)
+    rc = _gap_decode_pair_near(buf[0], buf[1], rows, w, rec, lut, data, starts, ends)
+    if rc == 0:
+        for i in range(2):
+            out[first[i]:first[i] + rows, :] = buf[i].reshape((rows + 2, wp))[2:, 2:w + 2]
+    return rc
+
+
+def _decode_strips(out, first, rows, step, rec, lut, data, starts, ends):
     """Decode one or two strips of ``rows`` rows (two: at once, see gap._gap_decode_pair), the
     i-th from row first[i] into out; its stream k is data[starts[i, k]:ends[i, k]]. 0 or < 0.
     (step, rec, lut): gap.decoder_tables. data ends with gap.decode_padding(W) bytes of padding."""
-    n = first.shape[0]
-    w = out.shape[1]
-    wp = w + 3
-    buf = np.empty((n, (rows + 2) * wp), np.uint8)
-    if n == 1:
-        rc = _gap_decode(buf[0], rows, w, step, rec, lut, data, starts[0], ends[0])
+    if first.shape[0] == 1:
+        kernel = _strip_lossless if step == 1 else _strip_near
     else:
-        rc = _gap_decode_pair(buf[0], buf[1], rows, w, step, rec, lut, data, starts, ends)
-    if rc == 0:
-        for i in range(n):
-            out[first[i]:first[i] + rows, :] = buf[i].reshape((rows + 2, wp))[2:, 2:w + 2]
-    return rc
+        kernel = _pair_lossless if step == 1 else _pair_near
+    return kernel(out, first, rows, rec, lut, data, starts, ends)
 
 
 def _decode_units(height: int, rows: int, threads: int) -> list[list[int]]:
@@ -178,6 +229,9 @@ def encode(plane: np.ndarray, max_error: int, rows: int | None = None) -> bytes:
     if not 1 <= rows <= height:
         raise ValueError(f"strip height must be in 1..{height}, got {rows}")
     nstrips = -(-height // rows)
+    if nstrips > max_strips(width, height):
+        raise ValueError(f"strip height {rows} makes {nstrips} strips, more than decoders accept "
+                         f"({max_strips(width, height)})")
     step, lut = _kernel_tables(max_error)
     plane = np.ascontiguousarray(plane)
     vals = np.empty(plane.size, np.uint8)
@@ -209,20 +263,23 @@ def decode(payload: bytes, width: int, height: int, max_error: int) -> np.ndarra
     if not 1 <= rows <= height:
         raise FormatError(f"lightness plane: mode 3 strip height {rows} outside 1..{height}")
     nstrips = -(-height // rows)
+    most = max_strips(width, height)
+    if nstrips > most:
+        raise FormatError(f"lightness plane: mode 3 strip height {rows} makes {nstrips} strips, over the "
+                          f"limit of {most} for a {width}x{height} plane")
     head, pos = get_varints(payload, pos, 2 * N_STREAMS, what)  # (values, compressed bytes) per stream
     raw, comp = head[0::2], head[1::2]
     if sum(raw) != width * height:
         raise FormatError("lightness plane: mode 3 stream lengths do not add up to the pixel count")
     if nstrips - 1 > (len(payload) - pos) // N_STREAMS:  # each strip count takes at least one byte
         raise FormatError("lightness plane: mode 3 strip table truncated")
-    table = []
-    for s in range(nstrips - 1):
-        row, pos = get_varints(payload, pos, N_STREAMS, "mode 3 strip table")
-        if sum(row) != rows * width:
-            raise FormatError(f"lightness plane: mode 3 strip {s} counts do not add up to its pixel count")
-        table.append(row)
+    table, pos = get_varint_array(payload, pos, (nstrips - 1) * N_STREAMS, "mode 3 strip table")
+    table = table.reshape(nstrips - 1, N_STREAMS)
+    wrong = np.flatnonzero(table.sum(axis=1) != rows * width)
+    if wrong.size:
+        raise FormatError(f"lightness plane: mode 3 strip {wrong[0]} counts do not add up to its pixel count")
     counts = np.empty((nstrips, N_STREAMS), np.int64)
-    counts[:-1] = np.array(table, np.int64).reshape(-1, N_STREAMS)
+    counts[:-1] = table
     counts[-1] = np.array(raw, np.int64) - counts[:-1].sum(axis=0)
     if (counts[-1] < 0).any():
         raise FormatError("lightness plane: mode 3 strip counts exceed the stream lengths")

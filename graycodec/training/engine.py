@@ -63,9 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16, help="global batch (split over torchrun ranks)")
     p.add_argument("--size", type=int, default=128, help="training crop side in pixels")
     p.add_argument("--short-side", type=int, default=256, help="cache resolution (short side)")
-    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (AdamW; warm-up, then cosine decay)")
     p.add_argument("--warmup", type=int, default=100, help="steps of linear learning-rate warm-up")
-    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay")
     p.add_argument("--hint-fraction", type=float, default=0.5, help="share of each batch given hints")
     p.add_argument("--hint-loss-weight", type=float, default=1.0,
                    help="weight of the hinted samples' L1 a/b loss (CIELAB units) next to the bins' cross-entropy")
@@ -75,13 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
                                   "(layers that fit are copied; optimizer and step start afresh)")
     p.add_argument("--backbone-weights", choices=BACKBONE_CHOICES, default="none",
                    help="encoder start: none (from scratch) or imagenet (torchvision ResNet18, downloaded)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (auto: cuda when available)")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="bf16 autocast (default: on for CUDA and for CPUs with AVX-512 bf16 support)")
-    p.add_argument("--val-every", type=int, default=200)
-    p.add_argument("--ckpt-every", type=int, default=100)
+    p.add_argument("--val-every", type=int, default=200, help="steps between validations (the best one is released)")
+    p.add_argument("--ckpt-every", type=int, default=100, help="steps between checkpoints (for --resume)")
     p.add_argument("--resume", help="checkpoint to continue from")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed (crops, hints, batch order)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     return p
 

@@ -22,11 +22,15 @@ from .engine import command_line, release
 from .plots import read_log
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m graycodec.training.export", description=__doc__.split("\n")[1])
     p.add_argument("workdir", help="the run's workdir (runs/NAME)")
     p.add_argument("--out", help="models/NAME for the release file (default: the run's --out)")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     workdir = Path(args.workdir)
     missing = [n for n in ("last.ckpt", "best.pt", "log.jsonl") if not (workdir / n).is_file()]
     if missing:

@@ -2,9 +2,9 @@
 import sys
 
 from ..errors import GraycodecError
-from .engine import main
+from .engine import build_parser, main
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 if __name__ == "__main__":  # python -m graycodec.training.train, e.g. under torchrun
     try:
