@@ -19,7 +19,7 @@ import warnings
 
 import click
 
-from . import __version__, batch, codec, imageio
+from . import __version__, batch, codec, imageio, server
 from .container import DEFAULT_MAX_PIXELS
 from .errors import EXIT_FAILED, EXIT_OK, GraycodecError, ModelError
 from .hints import LEVELS
@@ -259,6 +259,82 @@ def _print_info(summary: dict) -> None:
                 click.echo(f"  {k}: {v}")
         else:
             click.echo(f"{key}: {value}")
+
+
+# --- front-ends: the web page and the survey kit -------------------------------------------------
+@cli.command()
+@click.option("--host", default=server.DEFAULT_HOST, show_default=True,
+              help="Address to listen on (loopback: this computer only; 0.0.0.0 opens it to the network).")
+@click.option("--port", type=click.IntRange(0, 65535), default=server.DEFAULT_PORT, show_default=True,
+              help="Port (0 = any free one).")
+@click.option("--max-upload-mb", type=click.FloatRange(min=0.001), default=server.DEFAULT_MAX_UPLOAD / 2**20,
+              show_default=True,
+              help="Refuse request bodies larger than this (413).")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=server.DEFAULT_MAX_PIXELS, show_default=True,
+              help="Refuse images with more pixels than this (413).")
+@_device
+@_model
+@_guarded
+def serve(host, port, max_upload_mb, max_pixels, device, model):
+    """Serve a local web page to encode, decode and colorize, and its HTTP API (/api/...)."""
+    app = server.App(model=model, device=device, max_upload=int(max_upload_mb * 2**20), max_pixels=max_pixels)
+    try:
+        httpd = server.make_server(app, host, port)
+    except OSError as exc:
+        raise GraycodecError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"graycodec: serving http://{shown}:{httpd.server_address[1]}/ (Ctrl-C stops)", err=True)
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        httpd.server_close()
+    return EXIT_OK
+
+
+@cli.group()
+def survey():
+    """The colorization Turing test: build a survey page, score the answers."""
+
+
+@survey.command("build")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", required=True, help="Folder for index.html, the photos and key.json.")
+@click.option("--count", type=click.IntRange(min=2), default=10, show_default=True, help="Photos to show.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same photos and answers.")
+@click.option("--size", type=click.IntRange(min=16), default=512, show_default=True, help="Long side of the shown photos.")
+@click.option("--vividness", type=click.FloatRange(0.0, 1.0), default=codec.COLORIZE_VIVIDNESS, show_default=True,
+              help="Colour of the colorized photos: 0 = fidelity … 1 = most vivid.")
+@_device
+@_model
+@_force
+@_guarded
+def survey_build(inputs, output, count, seed, size, vividness, device, model, force):
+    """Write a static survey page (DIR/index.html) and its answer key (DIR/key.json)."""
+    from . import survey as survey_mod
+
+    predictor = batch.LazyPredictor(model, device)
+    items = survey_mod.build(inputs, output, count=count, seed=seed, size=size, predictor=predictor,
+                             vividness=vividness, force=force)
+    n_col = sum(i.truth == survey_mod.COLORIZED for i in items)
+    _err_line(f"graycodec: survey: {len(items)} photos ({len(items) - n_col} real, {n_col} colorized) in "
+              f"{output}; open {os.path.join(output, survey_mod.PAGE_FILE)}, keep {survey_mod.KEY_FILE} to yourself")
+    return EXIT_OK
+
+
+@survey.command("score")
+@click.argument("folder")
+@click.argument("answers", nargs=-1, required=True)
+@_json
+@_guarded
+def survey_score(folder, answers, as_json):
+    """Fool rate and error rate (95 % intervals) of answer files, per participant, per photo, overall."""
+    from . import survey as survey_mod
+
+    result = survey_mod.score(folder, answers)
+    click.echo(json.dumps(result, indent=2) if as_json else survey_mod.format_report(result))
+    return EXIT_OK
 
 
 # --- delegated commands -----------------------------------------------------------------------
