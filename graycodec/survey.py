@@ -150,7 +150,6 @@ PAGE_TEMPLATE = """<!doctype html>
     <p>You will see __COUNT__ photos, one at a time. Some are real colour photos; others were black-and-white
        and a computer added the colours. For each photo, say whether you think it is <b>real</b> or
        <b>colorized</b>. Go with your first impression; there is no going back.</p>
-    <p><label>Your name or a nickname (optional): <input id="who" autocomplete="off"></label></p>
     <button id="start">Start</button>
   </section>
   <section id="ask" hidden>
@@ -161,6 +160,7 @@ PAGE_TEMPLATE = """<!doctype html>
   </section>
   <section id="done" hidden>
     <p>Thank you! Please download your answers and send the file to the person running the survey.</p>
+    <p><label>Your name or a nickname (optional): <input id="who" autocomplete="off"></label></p>
     <button id="download">Download my answers</button>
     <pre id="summary"></pre>
   </section>
