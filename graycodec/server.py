@@ -110,7 +110,9 @@ class App:
         pixels = src.width * src.height
         headers = {"X-Graycodec-Width": src.width, "X-Graycodec-Height": src.height,
                    "X-Graycodec-Bytes": len(data), "X-Graycodec-Bpp": f"{len(data) * 8 / pixels:.4f}",
-                   "X-Graycodec-Ratio": f"{len(body) / len(data):.3f}",  # against the uploaded file
+                   # against uncompressed 24-bit RGB, as `graycodec info`'s compression_ratio
+                   "X-Graycodec-Ratio": f"{3 * pixels / len(data):.3f}",
+                   "X-Graycodec-Input-Bytes": len(body),
                    "Content-Disposition": 'attachment; filename="image.gcz"'}
         return data, GCZ_TYPE, headers
 

@@ -66,7 +66,7 @@ def test_upload_encode_decode_colorize(page, base_url, photo, fake_predictor):
     page.click("#encode")
     page.wait_for_selector("#encoded:not([hidden])")
     figures = page.text_content("#encoded-figures")
-    assert "128×96" in figures and "bits per pixel" in figures and "smaller than the original" in figures
+    assert "128×96" in figures and "bits per pixel" in figures and "against uncompressed 24-bit RGB" in figures
     assert page.get_attribute("#encoded-link", "href").startswith("blob:")
     with page.expect_download() as dl:
         page.click("#encoded-link")

@@ -72,7 +72,8 @@ def test_encode_with_hints_and_figures(api):
     assert "hINT" in [c["type"] for c in d["chunks"]]
     assert int(hd["X-Graycodec-Bytes"]) == len(body)
     assert float(hd["X-Graycodec-Bpp"]) == pytest.approx(len(body) * 8 / 1200, abs=1e-4)
-    assert float(hd["X-Graycodec-Ratio"]) == pytest.approx(len(src) / len(body), abs=1e-3)
+    assert float(hd["X-Graycodec-Ratio"]) == pytest.approx(3 * 1200 / len(body), abs=1e-3)
+    assert int(hd["X-Graycodec-Input-Bytes"]) == len(src)
 
 
 def test_decode_equals_codec_decode_and_takes_vividness(api, fake_predictor):
