@@ -315,6 +315,9 @@ def survey_build(inputs, output, count, seed, size, vividness, device, model, fo
     from . import survey as survey_mod
 
     predictor = batch.LazyPredictor(model, device)
+    n_photos = len(batch.find_images(inputs, imageio.IMAGE_EXTENSIONS))
+    if count > n_photos:
+        _warn(f"--count {count} is more than the {n_photos} photos: some photos are shown twice")
     items = survey_mod.build(inputs, output, count=count, seed=seed, size=size, predictor=predictor,
                              vividness=vividness, force=force)
     n_col = sum(i.truth == survey_mod.COLORIZED for i in items)

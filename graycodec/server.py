@@ -12,8 +12,8 @@ Every failure is a 4xx/5xx status with ``{"error": "<one line>"}``: 400 bad inpu
 411 no Content-Length, 413 over the upload or pixel limit (a declared size over the limit is
 refused before reading the body), 415 wrong Content-Type, 503 no usable model. The server
 binds to loopback unless told otherwise; ``http.server``'s ThreadingHTTPServer serves the
-requests, the model is loaded once (on the first colour request) and one request at a time
-runs it, so memory stays that of one inference.
+requests, at most ``WORKERS`` of them do image work at once, the model is loaded once (on the
+first colour request) and one request at a time runs it, so memory stays that of one inference.
 """
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_MAX_UPLOAD = 64 * 2**20  # bytes of one request body
 DEFAULT_MAX_PIXELS = 40_000_000  # per image: a 40 MP photo needs ~2 GB while it is coloured
+WORKERS = 2  # requests doing image work at once (the others wait): bounds memory, not connections
 
 GCZ_TYPE = "image/x-graycodec"
 # Content-Types each endpoint takes; none at all is taken too (curl --data-binary sends a form type,
@@ -91,6 +92,12 @@ class App:
                  max_upload: int = DEFAULT_MAX_UPLOAD, max_pixels: int = DEFAULT_MAX_PIXELS):
         self.model = _SharedModel(batch.LazyPredictor(model, device))
         self.max_upload, self.max_pixels = max_upload, max_pixels
+        self.workers = threading.BoundedSemaphore(WORKERS)
+
+    def run(self, name: str, body: bytes, query: dict):
+        """The endpoint ``name`` on a body, at most WORKERS at a time."""
+        with self.workers:
+            return getattr(self, name)(body, query)
 
     def status(self) -> dict:
         return {"version": __version__, "model_loaded": self.model.loaded, "quality": batch.encoder_has_quality(),
@@ -199,7 +206,7 @@ class Handler(BaseHTTPRequestHandler):
         name, types = route
         try:
             body = self._read_body(types)
-            data, ctype, headers = getattr(self.app, name)(body, parse_qs(url.query, keep_blank_values=True))
+            data, ctype, headers = self.app.run(name, body, parse_qs(url.query, keep_blank_values=True))
         except Exception as exc:  # noqa: BLE001 - every failure is one JSON line, never a traceback
             status = status_of(exc)
             message = " ".join(str(exc).split()) or type(exc).__name__
