@@ -221,6 +221,8 @@ class BatchReport:
         line = f"{self.command}: {t['files']} file{'s' * (t['files'] != 1)}, {t['ok']} ok, {t['failed']} failed"
         if t["skipped"]:
             line += f", {t['skipped']} skipped"
+        if self.fatal:
+            line += " (stopped: no usable model)"
         return line + f", {human_bytes(t['input_bytes'])} → {human_bytes(t['output_bytes'])}"
 
 

@@ -5,7 +5,7 @@ stdin) are paired with outputs, then processed one by one. A file that fails is 
 one line ``graycodec: error: <file>: <message>`` on stderr and the batch goes on; the exit
 code is that error's code for a single file, ``EXIT_FAILED`` (1) for a batch with failures
 (codes in ``errors.py`` and the README). A batch ends with one summary line on stderr
-(files, ok, failed, bytes in → out). ``GRAYCODEC_DEBUG=1`` adds tracebacks.
+(files, ok, failed, bytes in → out) unless it was one file that failed. ``GRAYCODEC_DEBUG=1`` adds tracebacks.
 """
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def run_batch(command: str, jobs: list[batch.Job], work, *, force: bool, as_json
     bar.close()
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
-    else:
+    elif len(jobs) > 1 or not report.failed:  # a single file's error line is the whole story
         _err_line(f"graycodec: {report.summary_line()}")
     return report.exit_code
 

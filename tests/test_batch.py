@@ -136,6 +136,7 @@ def test_model_error_stops_the_batch(tmp_path, monkeypatch):
     report = batch.run_jobs("decode", jobs, work)
     assert report.fatal and len(report.results) == 1 and report.exit_code == EXIT_MODEL
     assert report.totals()["skipped"] == 2
+    assert "2 skipped (stopped: no usable model)" in report.summary_line()
 
 
 def test_lazy_predictor_loads_once_across_threads(fake_predictor):
@@ -172,3 +173,11 @@ def test_cli_output_exists_names_the_output(cli_run, tmp_path, rgb_png):
     r = cli_run("encode", rgb_png, "-o", out)
     err = [ln for ln in r.stderr.splitlines() if "error" in ln]
     assert r.exit_code == EXIT_OUTPUT and str(out) in err[0] and str(rgb_png) in err[0]
+
+
+def test_cli_single_failure_ends_with_its_error_line(cli_run, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"junk")
+    r = cli_run("encode", bad, "-o", tmp_path / "bad.gcz")
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.exit_code == EXIT_BAD_INPUT and len(lines) == 1 and lines[0].startswith("graycodec: error:")
