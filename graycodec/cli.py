@@ -1,10 +1,11 @@
-"""The ``graycodec`` command: click parses, ``codec`` / ``imageio`` / ``container`` do the work.
+"""The ``graycodec`` command: click parses and prints, ``batch`` / ``codec`` / ``container`` do the work.
 
-Every command runs a *batch*: inputs (files, folders searched recursively, or ``-`` for
+Every command runs a *batch* (graycodec/batch.py): inputs (files, folders searched recursively, or ``-`` for
 stdin) are paired with outputs, then processed one by one. A file that fails is reported as
 one line ``graycodec: error: <file>: <message>`` on stderr and the batch goes on; the exit
 code is that error's code for a single file, ``EXIT_FAILED`` (1) for a batch with failures
-(codes in ``errors.py`` and the README). ``GRAYCODEC_DEBUG=1`` adds tracebacks.
+(codes in ``errors.py`` and the README). A batch ends with one summary line on stderr
+(files, ok, failed, bytes in → out) unless it was one file that failed. ``GRAYCODEC_DEBUG=1`` adds tracebacks.
 """
 from __future__ import annotations
 
@@ -16,23 +17,19 @@ import os
 import re
 import signal
 import sys
-import time
 import traceback
 import warnings
-from dataclasses import dataclass
-from pathlib import Path
 
 import click
 
-from . import __version__, codec, container, imageio
+from . import __version__, batch, codec, imageio, server
 from .container import DEFAULT_MAX_PIXELS
-from .errors import (EXIT_FAILED, EXIT_OK, DeviceError, FormatError, GraycodecError, ImageInputError, ModelError,
-                     OutputError)
+from .errors import EXIT_FAILED, EXIT_OK, DeviceError, GraycodecError, ModelError
 from .hints import LEVELS
 from .lplane import MAX_ERROR_LIMIT
 
-STDIO = "-"
-GCZ_SUFFIX = ".gcz"
+STDIO = batch.STDIO
+GCZ_SUFFIX = batch.GCZ_SUFFIX
 DEBUG_ENV = "GRAYCODEC_DEBUG"
 
 
@@ -80,207 +77,50 @@ def _guarded(func):
     return wrapper
 
 
-# --- inputs and outputs ----------------------------------------------------------------------
-@dataclass
-class Job:
-    """One input and where its result goes (``-`` for stdin/stdout)."""
-
-    src: str
-    dest: str
-    in_output_dir: bool = False  # dest lies in the -o folder (created on demand)
-
-    def read_bytes(self) -> bytes:
-        if self.src == STDIO:
-            return click.get_binary_stream("stdin").read()
-        try:
-            return Path(self.src).read_bytes()
-        except FileNotFoundError:
-            raise ImageInputError("no such file") from None
-        except IsADirectoryError:
-            raise ImageInputError("is a folder") from None
-        except OSError as exc:
-            raise ImageInputError(f"cannot read ({exc.strerror or exc})") from None
-
-    def read_gcz(self, max_pixels: int | None) -> bytes:
-        """The .gcz bytes, read magic and header first and never past what the header allows
-        (``info /dev/zero`` stops at the magic, an endless pipe at the size bound)."""
-        if self.src == STDIO:
-            return container.read_stream(click.get_binary_stream("stdin"), max_pixels=max_pixels)
-        try:
-            with open(self.src, "rb") as f:
-                return container.read_stream(f, max_pixels=max_pixels)
-        except FileNotFoundError:
-            raise FormatError("no such file") from None
-        except IsADirectoryError:
-            raise FormatError("is a folder") from None
-        except OSError as exc:
-            raise FormatError(f"cannot read ({exc.strerror or exc})") from None
-
-    def image_source(self):
-        """What ``imageio.read_image`` takes: the path, or stdin's bytes."""
-        return self.read_bytes() if self.src == STDIO else self.src
+# --- batches (the work itself is graycodec/batch.py) -------------------------------------------
+def _warn(text: str) -> None:
+    _err_line(f"graycodec: warning: {text}")
 
 
-def expand_inputs(inputs: tuple[str, ...], suffixes) -> list[tuple[str, Path | None]]:
-    """Files as given; folders searched recursively for ``suffixes`` (hidden files skipped).
-
-    Returns (path, path relative to its folder, or None for a file given directly).
-    """
-    if STDIO in inputs and len(inputs) > 1:
-        raise click.UsageError("'-' (stdin) must be the only input")
-    found: list[tuple[str, Path | None]] = []
-    for item in inputs:
-        path = Path(item)
-        if item != STDIO and path.is_dir():
-            files = sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in suffixes
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-            if not files:
-                _err_line(f"graycodec: warning: {item}: no {'/'.join(suffixes)} files in this folder")
-            found.extend((str(p), p.relative_to(path)) for p in files)
-        else:
-            found.append((item, None))
-    return found
-
-
-def plan_jobs(inputs, output, *, suffixes, out_suffix, default_dest, file_needs_suffix=False) -> list[Job]:
-    """Pair inputs with outputs.
-
-    ``output`` is a folder when there are several inputs or a folder input, when it exists as
-    a folder or ends with '/', or (``file_needs_suffix``) when it has no extension; it is
-    created if missing. A single input with ``-o FILE`` writes FILE, whose folder must exist.
-    Without ``-o`` each output goes next to its input (``default_dest``), stdin to stdout.
-    """
-    found = expand_inputs(inputs, suffixes)
-    if not found:
-        raise ImageInputError(f"{', '.join(inputs)}: no input files found")
-    folder_input = any(rel is not None for _, rel in found)
-    if output == STDIO and (len(found) != 1 or folder_input):
-        raise click.UsageError("'-o -' (stdout) takes exactly one input file")
-    as_dir = output not in (None, STDIO) and (
-        len(found) > 1 or folder_input or Path(output).is_dir() or output.endswith(("/", os.sep))
-        or (file_needs_suffix and not Path(output).suffix)
-    )
-    if as_dir and folder_input:  # re-runs must not take earlier outputs inside an input folder as inputs
-        out_root = Path(output).resolve()
-        found = [(src, rel) for src, rel in found
-                 if rel is None or not Path(src).resolve().is_relative_to(out_root)]
-    jobs = []
-    for src, rel in found:
-        if output is None:
-            dest = STDIO if src == STDIO else str(default_dest(Path(src)))
-        elif as_dir:
-            name = rel if rel is not None else Path(Path(src).name if src != STDIO else "stdin")
-            dest = str(Path(output) / name.with_suffix(out_suffix))
-        else:
-            dest = output
-        jobs.append(Job(src, dest, in_output_dir=as_dir))
-    if as_dir:
-        try:
-            Path(output).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"{output}: cannot create output folder ({exc.strerror or exc})") from None
-    return jobs
-
-
-def _prepare_output(job: Job, force: bool, claimed: set) -> None:
-    """Refuse, before any work, outputs that exist, clash with another output or the input."""
-    if job.dest == STDIO:
-        return
-    dest = Path(job.dest)
-    # resolved paths: an output reached through a symlinked folder may be the input itself
-    key = os.path.realpath(dest)
-    if job.src != STDIO and (key == os.path.realpath(job.src) or _same_file(dest, job.src)):
-        raise OutputError(f"output {job.dest} would overwrite the input")
-    if key in claimed:
-        raise OutputError(f"output {job.dest} is also the output of another input")
-    claimed.add(key)
-    if job.in_output_dir:  # sub-folders mirroring a folder input
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"cannot create folder {dest.parent} ({exc.strerror or exc})") from None
-    imageio.check_writable(dest, force=force)
-
-
-def _same_file(a, b) -> bool:
-    """True when both paths exist and are one file (hard links, bind mounts)."""
+def plan(inputs, output, **kwargs) -> list[batch.Job]:
+    """``batch.plan_jobs``, its usage errors shown as click's."""
     try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
+        return batch.plan_jobs(inputs, output, warn=_warn, **kwargs)
+    except batch.UsageError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
-def write_output(job: Job, data: bytes, force: bool) -> None:
-    if job.dest == STDIO:
-        out = click.get_binary_stream("stdout")
-        out.write(data)
-        out.flush()
-    else:
-        imageio.write_atomic(job.dest, data, force=force)
+def _streams() -> batch.Streams:
+    return batch.Streams(click.get_binary_stream("stdin"), click.get_binary_stream("stdout"))
 
 
-def run_batch(command: str, jobs: list[Job], work, *, force: bool, as_json: bool) -> int:
-    """Run ``work(job) -> dict`` on each job; report failures; print the JSON summary; exit code."""
+def run_batch(command: str, jobs: list[batch.Job], work, *, force: bool, as_json: bool, predictor=None) -> int:
+    """Run the jobs with a progress bar on a terminal; one line per failure; a summary; exit code."""
     from tqdm import tqdm
 
-    results, claimed, fatal = [], set(), None
-    bar = tqdm(jobs, desc=command, unit="file", file=sys.stderr, disable=len(jobs) <= 1 or not sys.stderr.isatty(), leave=False)
-    for job in bar:
-        start = time.perf_counter()
-        entry = {"input": job.src, "output": job.dest}
-        try:
-            _prepare_output(job, force, claimed)
-            entry.update(work(job), ok=True)
-        except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
-            # a missing model or device is not about this file: reported without its name
-            general = isinstance(exc, (ModelError, DeviceError))
-            code = report_error(None if general else job.src, exc)
-            entry.update(ok=False, error=str(exc) or type(exc).__name__, exit_code=code)
-            if general:  # every later file would fail the same way
-                fatal = code
-        entry["seconds"] = round(time.perf_counter() - start, 4)
-        results.append(entry)
-        if fatal is not None:
-            break
+    bar = tqdm(total=len(jobs), desc=command, unit="file", file=sys.stderr, disable=not sys.stderr.isatty(),
+               leave=False)
+    if predictor is not None:  # the first colour file waits for the model: say so
+        def loading():
+            bar.set_description(f"{command} (loading model)")
+            bar.refresh()
+        predictor.on_load = loading
+
+    def progress(done, total, src):
+        bar.set_description(command)
+        bar.update(1)
+
+    def on_error(job, exc):
+        # a missing model is not about this file: reported without its name
+        report_error(None if isinstance(exc, (ModelError, DeviceError)) else job.src, exc)
+
+    report = batch.run_jobs(command, jobs, work, force=force, on_error=on_error, progress=progress)
     bar.close()
-    failed = [r for r in results if not r["ok"]]
     if as_json:
-        summary = {
-            "command": command,
-            "files": len(jobs),
-            "ok": len(results) - len(failed),
-            "failed": len(failed),
-            "skipped": len(jobs) - len(results),
-            "results": results,
-        }
-        click.echo(json.dumps(summary, indent=2))
-    if not failed:
-        return EXIT_OK
-    if fatal is not None or len(jobs) == 1:
-        return failed[-1]["exit_code"]
-    return EXIT_FAILED
-
-
-class _LazyPredictor:
-    """Loads the predictor on first use, once per batch (damaged files fail before any loading)."""
-
-    def __init__(self, model: str | None, device: str):
-        self._args, self._predictor = (model, device), None
-
-    def _get(self):
-        if self._predictor is None:
-            self._predictor = codec.load_predictor(*self._args)
-        return self._predictor
-
-    @property
-    def model_id(self) -> str:
-        return self._get().model_id
-
-    def predict_ab(self, lstar, hints, vividness=0.0):
-        return self._get().predict_ab(lstar, hints, vividness)
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    elif len(jobs) > 1 or not report.failed:  # a single file's error line is the whole story
+        _err_line(f"graycodec: {report.summary_line()}")
+    return report.exit_code
 
 
 def _check_device(device: str) -> None:
@@ -295,12 +135,6 @@ def _check_device(device: str) -> None:
 def _check_json_stdout(as_json: bool, output: str | None, inputs) -> None:
     if as_json and (output == STDIO or (output is None and STDIO in inputs)):
         raise click.UsageError("--json prints to stdout, which also receives the output: use -o FILE")
-
-
-def _sizes(width: int, height: int, gcz_bytes: int, output_bytes: int) -> dict:
-    """A result record's figures; ``bpp`` is always that of the .gcz."""
-    return {"width": width, "height": height, "gcz_bytes": gcz_bytes, "output_bytes": output_bytes,
-            "bpp": round(gcz_bytes * 8 / (width * height), 4)}
 
 
 # --- the command group -----------------------------------------------------------------------
@@ -383,16 +217,10 @@ _model = click.option("--model", type=click.Path(dir_okay=False), default=None,
 def encode(inputs, output, hints, max_error, strip_metadata, max_pixels, force, as_json):
     """Encode images (files, folders, or '-' for stdin) into .gcz files."""
     _check_json_stdout(as_json, output, inputs)
-    jobs = plan_jobs(inputs, output, suffixes=imageio.IMAGE_EXTENSIONS, out_suffix=GCZ_SUFFIX,
-                     default_dest=lambda p: p.with_suffix(GCZ_SUFFIX))
-
-    def work(job: Job) -> dict:
-        src = imageio.read_image(job.image_source(), max_pixels=max_pixels)
-        data = codec.encode(src, hints=hints, max_error=max_error,
-                            keep_metadata=not strip_metadata, max_pixels=max_pixels)
-        write_output(job, data, force)
-        return _sizes(src.width, src.height, len(data), len(data))
-
+    jobs = plan(inputs, output, suffixes=imageio.IMAGE_EXTENSIONS, out_suffix=GCZ_SUFFIX,
+                default_dest=lambda p: p.with_suffix(GCZ_SUFFIX))
+    work = batch.encode_work(_streams(), force=force, max_pixels=max_pixels, hints=hints, max_error=max_error,
+                             keep_metadata=not strip_metadata)
     return run_batch("encode", jobs, work, force=force, as_json=as_json)
 
 
@@ -414,21 +242,14 @@ def encode(inputs, output, hints, max_error, strip_metadata, max_pixels, force, 
 def decode(inputs, output, gray, vividness, device, model, max_pixels, force, as_json):
     """Decode .gcz files to colour images (or the stored lightness with --gray)."""
     _check_json_stdout(as_json, output, inputs)
-    jobs = plan_jobs(inputs, output, suffixes=(GCZ_SUFFIX,), out_suffix=".png",
-                     default_dest=lambda p: p.with_suffix(".png"), file_needs_suffix=True)
+    jobs = plan(inputs, output, suffixes=(GCZ_SUFFIX,), out_suffix=".png",
+                default_dest=lambda p: p.with_suffix(".png"), file_needs_suffix=True)
     if gray is not True:
         _check_device(device)
-    predictor = None if gray else _LazyPredictor(model, device)
-
-    def work(job: Job) -> dict:
-        fmt = _format_of(job.dest)  # before any work
-        gcz = job.read_gcz(max_pixels)
-        im = codec.decode(gcz, gray=gray, predictor=predictor, max_pixels=max_pixels, vividness=vividness)
-        data = imageio.image_bytes(im, fmt)
-        write_output(job, data, force)
-        return _sizes(im.width, im.height, len(gcz), len(data))
-
-    return run_batch("decode", jobs, work, force=force, as_json=as_json)
+    predictor = None if gray else batch.LazyPredictor(model, device)
+    work = batch.decode_work(_streams(), force=force, max_pixels=max_pixels, gray=gray, predictor=predictor,
+                             vividness=vividness)
+    return run_batch("decode", jobs, work, force=force, as_json=as_json, predictor=predictor)
 
 
 @cli.command()
@@ -447,24 +268,13 @@ def decode(inputs, output, gray, vividness, device, model, max_pixels, force, as
 def colorize(inputs, output, vividness, device, model, max_pixels, force, as_json):
     """Colorize any images (old black-and-white photos) from their lightness alone."""
     _check_json_stdout(as_json, output, inputs)
-    jobs = plan_jobs(inputs, output, suffixes=imageio.IMAGE_EXTENSIONS, out_suffix=".png",
-                     default_dest=lambda p: p.with_name(p.stem + ".colorized.png"), file_needs_suffix=True)
+    jobs = plan(inputs, output, suffixes=imageio.IMAGE_EXTENSIONS, out_suffix=".png",
+                default_dest=lambda p: p.with_name(p.stem + ".colorized.png"), file_needs_suffix=True)
     _check_device(device)
-    predictor = _LazyPredictor(model, device)
-
-    def work(job: Job) -> dict:
-        fmt = _format_of(job.dest)  # before any work
-        im = codec.colorize(job.image_source(), predictor=predictor, max_pixels=max_pixels, vividness=vividness)
-        data = imageio.image_bytes(im, fmt)
-        write_output(job, data, force)
-        return {"width": im.width, "height": im.height, "output_bytes": len(data)}
-
-    return run_batch("colorize", jobs, work, force=force, as_json=as_json)
-
-
-def _format_of(dest: str) -> str:
-    """Output image format: PNG on stdout, else from the extension (OutputError if unknown)."""
-    return "PNG" if dest == STDIO else imageio.output_format(dest)
+    predictor = batch.LazyPredictor(model, device)
+    work = batch.colorize_work(_streams(), force=force, max_pixels=max_pixels, predictor=predictor,
+                               vividness=vividness)
+    return run_batch("colorize", jobs, work, force=force, as_json=as_json, predictor=predictor)
 
 
 @cli.command()
@@ -476,9 +286,8 @@ def info(file, as_json, max_pixels):
     """Show a .gcz file's header fields, chunks and compression ratio ('-' reads stdin)."""
     from .container import describe_gcz
 
-    job = Job(file, STDIO)
     try:
-        data = job.read_gcz(max_pixels)
+        data = _streams().read_gcz(batch.Job(file, STDIO), max_pixels)
         desc = describe_gcz(data, max_pixels=max_pixels)
     except Exception as exc:  # noqa: BLE001 - reported like a batch of one
         return report_error(file, exc)
@@ -505,6 +314,85 @@ def _print_info(summary: dict) -> None:
                 click.echo(f"  {k}: {v}")
         else:
             click.echo(f"{key}: {value}")
+
+
+# --- front-ends: the web page and the survey kit -------------------------------------------------
+@cli.command()
+@click.option("--host", default=server.DEFAULT_HOST, show_default=True,
+              help="Address to listen on (loopback: this computer only; 0.0.0.0 opens it to the network).")
+@click.option("--port", type=click.IntRange(0, 65535), default=server.DEFAULT_PORT, show_default=True,
+              help="Port (0 = any free one).")
+@click.option("--max-upload-mb", type=click.FloatRange(min=0.001), default=server.DEFAULT_MAX_UPLOAD / 2**20,
+              show_default=True,
+              help="Refuse request bodies larger than this (413).")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=server.DEFAULT_MAX_PIXELS, show_default=True,
+              help="Refuse images with more pixels than this (413).")
+@_device
+@_model
+@_guarded
+def serve(host, port, max_upload_mb, max_pixels, device, model):
+    """Serve a local web page to encode, decode and colorize, and its HTTP API (/api/...)."""
+    app = server.App(model=model, device=device, max_upload=int(max_upload_mb * 2**20), max_pixels=max_pixels)
+    try:
+        httpd = server.make_server(app, host, port)
+    except OSError as exc:
+        raise GraycodecError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"graycodec: serving http://{shown}:{httpd.server_address[1]}/ (Ctrl-C stops)", err=True)
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        httpd.server_close()
+    return EXIT_OK
+
+
+@cli.group()
+def survey():
+    """The colorization Turing test: build a survey page, score the answers."""
+
+
+@survey.command("build")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", required=True, help="Folder for index.html, the photos and key.json.")
+@click.option("--count", type=click.IntRange(min=2), default=10, show_default=True, help="Photos to show.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same photos and answers.")
+@click.option("--size", type=click.IntRange(min=16), default=512, show_default=True, help="Long side of the shown photos.")
+@click.option("--vividness", type=click.FloatRange(0.0, 1.0), default=codec.COLORIZE_VIVIDNESS, show_default=True,
+              help="Colour of the colorized photos: 0 = fidelity … 1 = most vivid.")
+@_device
+@_model
+@_force
+@_guarded
+def survey_build(inputs, output, count, seed, size, vividness, device, model, force):
+    """Write a static survey page (DIR/index.html) and its answer key (DIR/key.json)."""
+    from . import survey as survey_mod
+
+    predictor = batch.LazyPredictor(model, device)
+    n_photos = len(batch.find_images(inputs, imageio.IMAGE_EXTENSIONS))
+    if count > n_photos:
+        _warn(f"--count {count} is more than the {n_photos} photos: some photos are shown twice")
+    items = survey_mod.build(inputs, output, count=count, seed=seed, size=size, predictor=predictor,
+                             vividness=vividness, force=force)
+    n_col = sum(i.truth == survey_mod.COLORIZED for i in items)
+    _err_line(f"graycodec: survey: {len(items)} photos ({len(items) - n_col} real, {n_col} colorized) in "
+              f"{output}; open {os.path.join(output, survey_mod.PAGE_FILE)}, keep {survey_mod.KEY_FILE} to yourself")
+    return EXIT_OK
+
+
+@survey.command("score")
+@click.argument("folder")
+@click.argument("answers", nargs=-1, required=True)
+@_json
+@_guarded
+def survey_score(folder, answers, as_json):
+    """Fool rate and error rate (95 % intervals) of answer files, per participant, per photo, overall."""
+    from . import survey as survey_mod
+
+    result = survey_mod.score(folder, answers)
+    click.echo(json.dumps(result, indent=2) if as_json else survey_mod.format_report(result))
+    return EXIT_OK
 
 
 # --- delegated commands -----------------------------------------------------------------------

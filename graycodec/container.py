@@ -169,8 +169,23 @@ class _Parsed:
     chunks: list  # (type, offset of data, length), every chunk including skipped ones and IEND
 
 
-def _parse_header(data, max_pixels: int | None) -> tuple:
-    """Validate the magic and the header (FORMAT.md §1 steps 1-6); returns its fields."""
+@dataclass
+class Header:
+    """The fixed header's fields: all a reader knows before the chunks (a lazy open's view)."""
+
+    version: tuple[int, int]
+    width: int
+    height: int
+    lightness: int
+    coding: int
+    max_error: int
+    flags: int
+    model_id: str  # 16 hex digits, "" = any
+
+
+def read_header(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Header:
+    """Validate the magic and the fixed header (first ``HEADER_SIZE`` bytes); read no chunk."""
+    data = memoryview(data)
     if len(data) < len(MAGIC) or bytes(data[: len(MAGIC)]) != MAGIC:
         if len(data) < len(MAGIC) and MAGIC.startswith(bytes(data)):
             raise FormatError("truncated: file ends inside the magic number")
@@ -197,13 +212,13 @@ def _parse_header(data, max_pixels: int | None) -> tuple:
         raise FormatError(f"header: max_error {max_error} over the limit {lplane.MAX_ERROR_LIMIT}")
     if flags & ~KNOWN_FLAGS:
         raise FormatError(f"header: unknown flags 0x{flags:02x}")
-    return major, minor, width, height, lightness, coding, max_error, flags, model
+    return Header((major, minor), width, height, lightness, coding, max_error, flags, model.hex() if any(model) else "")
 
 
 def _parse(data: bytes, max_pixels: int | None) -> _Parsed:
     """Validate magic, header and the chunk structure (lengths, CRCs, rules); decode nothing."""
+    h = read_header(data, max_pixels)
     data = memoryview(data)
-    major, minor, width, height, lightness, coding, max_error, flags, model = _parse_header(data, max_pixels)
     chunks, seen, pos, end = [], set(), HEADER_SIZE, len(data)
     while True:
         if pos == end:
@@ -238,10 +253,9 @@ def _parse(data: bytes, max_pixels: int | None) -> _Parsed:
         raise FormatError(f"trailing bytes: {end - pos} bytes after IEND")
     if LPLN not in seen:
         raise FormatError("chunk LPLN: missing")
-    if bool(flags & FLAG_ALPHA) != (ALPH in seen):
+    if bool(h.flags & FLAG_ALPHA) != (ALPH in seen):
         raise FormatError("header: alpha flag disagrees with the ALPH chunk")
-    model_id = model.hex() if any(model) else ""
-    return _Parsed((major, minor), width, height, lightness, coding, max_error, flags, model_id, chunks)
+    return _Parsed(h.version, h.width, h.height, h.lightness, h.coding, h.max_error, h.flags, h.model_id, chunks)
 
 
 def read_gcz(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> GczImage:
@@ -289,7 +303,8 @@ def read_stream(f, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> bytes:
     """Read a .gcz from a binary file object, checking the magic and header first and never
     reading more than :func:`max_file_bytes` of its size allows; FormatError otherwise."""
     head = _read_up_to(f, HEADER_SIZE)
-    _, _, width, height, *_ = _parse_header(head, max_pixels)  # magic first: /dev/zero stops here
+    header = read_header(head, max_pixels)  # magic first: /dev/zero stops here
+    width, height = header.width, header.height
     limit = max_file_bytes(width, height)
     rest = _read_up_to(f, limit - HEADER_SIZE + 1)
     if HEADER_SIZE + len(rest) > limit:

@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image, ImageOps
 from tqdm import tqdm
 
+from graycodec import batch
 from graycodec.errors import EXIT_FAILED, EXIT_OK, GraycodecError, ImageInputError
 from graycodec.evaluation import report
 from graycodec.evaluation.codecs import (
@@ -122,25 +123,18 @@ class EvalResults:
 
 # --- inputs ------------------------------------------------------------------------------
 def find_images(inputs: Sequence[Path], max_images: int | None = None) -> list[tuple[str, Path]]:
-    """(name, path) of every image under ``inputs`` (files or folders, recursive), sorted."""
+    """(name, path) of every image under ``inputs``, by the rule of every command (batch.find_images)."""
     found: list[tuple[str, Path]] = []
     seen: set[str] = set()
     for root in map(Path, inputs):
-        if root.is_file():
-            files = [(root.name, root)]
-        elif root.is_dir():
-            files = sorted(
-                (p.relative_to(root).as_posix(), p)
-                for p in root.rglob("*")
-                if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
-            )
-        else:
+        if not root.exists():
             raise ImageInputError(f"{root}: no such file or folder")
-        for name, path in files:
+        for src, rel in batch.find_images([root], IMAGE_EXTENSIONS):
+            name = rel.as_posix() if rel is not None else root.name
             if name in seen:
                 name = f"{root.name}/{name}"
             seen.add(name)
-            found.append((name, path))
+            found.append((name, Path(src)))
     if not found:
         raise ImageInputError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {', '.join(map(str, inputs))}")
     return found[:max_images] if max_images else found

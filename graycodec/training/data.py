@@ -17,7 +17,6 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..color import rgb_to_lab
-from ..imageio import IMAGE_EXTENSIONS
 
 # MIRFLICKR-25k ships its tags and docs beside the photos; they are not training images.
 IGNORED_DIRS = {"meta", "doc", "docs", "tags", "annotations"}
@@ -44,17 +43,13 @@ def is_validation(name: str, fraction: float = VAL_FRACTION) -> bool:
 
 
 def find_images(roots) -> list[Path]:
-    """All image files under the given folders (or files), sorted, skipping MirFlickr's meta dirs."""
-    found = []
-    for root in map(Path, roots):
-        if root.is_file():
-            found.append(root)
-            continue
-        for p in root.rglob("*"):
-            rel_parts = p.relative_to(root).parts[:-1]
-            if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and not IGNORED_DIRS & set(rel_parts):
-                found.append(p)
-    return sorted(found)
+    """All image files under the given folders (or files), by the rule of every command
+    (batch.find_images), sorted, skipping MirFlickr's meta dirs."""
+    from ..batch import find_images as find_all
+
+    found = find_all(roots)
+    return sorted(Path(p) for p, rel in found
+                  if Path(p).is_file() and (rel is None or not IGNORED_DIRS & set(rel.parts[:-1])))
 
 
 def is_grayscale(rgb: np.ndarray) -> bool:
