@@ -267,13 +267,14 @@ def init_from(net, path: Path) -> str:
     if not path.is_file():
         raise GraycodecError(f"--init {path}: no such file")
     state = torch.load(path, map_location="cpu", weights_only=True)
+    step = state.get("step") if "model" in state else None  # a checkpoint knows its step
     state = state.get("model", state)
     own = net.state_dict()
     fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     if not fitting:
         raise GraycodecError(f"--init {path}: no tensor fits this model")
     net.load_state_dict(fitting, strict=False)
-    return f"initialised {len(fitting)} of {len(own)} tensors from {path}"
+    return f"initialised {len(fitting)} of {len(own)} tensors from {path}" + (f" (step {step})" if step else "")
 
 
 def make_model(args, ctx: distributed.Dist, device: torch.device):
