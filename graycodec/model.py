@@ -152,7 +152,9 @@ def save_model(model: nn.Module, directory: Path, name: str, card: dict) -> Path
     state = {k: v.detach().to("cpu", torch.float16 if v.is_floating_point() else v.dtype).contiguous()
              for k, v in model.state_dict().items()}
     tmp = directory / f".{name}.tmp.safetensors"
-    save_file(state, str(tmp), metadata={"format": WEIGHTS_FORMAT, "norm": getattr(model, "norm", "batch")})
+    # One metadata key only: safetensors writes several in no fixed order, and the file's hash
+    # must not change between two saves of the same weights (resume is tested to the hash).
+    save_file(state, str(tmp), metadata={"format": WEIGHTS_FORMAT})
     digest = file_sha256(tmp)
     final = directory / f"{name}-{digest[:8]}.safetensors"
     tmp.replace(final)
@@ -165,7 +167,7 @@ def save_model(model: nn.Module, directory: Path, name: str, card: dict) -> Path
 
 def load_model(path: Path) -> tuple[ColorUNet, dict]:
     """Load a weight file (safetensors only: no unpickling) and its card; ModelError if invalid."""
-    from safetensors import SafetensorError, safe_open
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     path = Path(path)
@@ -177,8 +179,6 @@ def load_model(path: Path) -> tuple[ColorUNet, dict]:
         raise ModelError(f"{path.name}: content hash {digest[:8]} does not match its name (damaged file?)")
     try:
         state = load_file(str(path))
-        with safe_open(str(path), "pt") as f:
-            metadata = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelError(f"{path.name}: not a valid safetensors weight file ({exc})") from None
     if "bins_head.weight" not in state and "head.weight" in state:
@@ -187,10 +187,8 @@ def load_model(path: Path) -> tuple[ColorUNet, dict]:
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         raise ModelError(f"{path.name}: weights hold NaN or infinite values ({bad[0]}{' …' if len(bad) > 1 else ''})")
-    # The normalisation is in the file's metadata; files without it came before GroupNorm.
-    norm = metadata.get("norm", "batch")
-    if norm not in NORMS:
-        raise ModelError(f"{path.name}: unknown normalisation {norm!r} in its metadata")
+    # BatchNorm keeps running statistics and GroupNorm does not: the tensors say which it is.
+    norm = "batch" if any(k.endswith("running_mean") for k in state) else "group"
     model = ColorUNet(norm)
     try:
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})

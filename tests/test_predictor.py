@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from graycodec import hints, predictor, zoo
-from graycodec.errors import ModelError
+from graycodec.errors import DeviceError, ModelError
 from graycodec.model import ColorUNet, save_model
 from graycodec.predictor import Predictor, working_size
 
@@ -89,7 +89,7 @@ def test_device_choice():
     assert predictor.resolve_device("cpu") == torch.device("cpu")
     if not torch.cuda.is_available():
         assert predictor.resolve_device("auto") == torch.device("cpu")
-        with pytest.raises(ModelError, match="no CUDA"):
+        with pytest.raises(DeviceError, match="no CUDA"):
             predictor.resolve_device("cuda")
     with pytest.raises(ModelError, match="unknown device"):
         predictor.resolve_device("tpu")
