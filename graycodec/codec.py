@@ -46,13 +46,13 @@ def encode(
 ) -> bytes:
     """Encode an image (path, bytes, PIL.Image or numpy array) into .gcz bytes.
 
-    ``hints``: one of ``hints.LEVELS`` (none, low, medium, high); ``max_error``: 0 for a
+    ``hints``: one of ``hints.LEVELS`` (none, low, medium, high), or ``F`` / ``F:S`` (a/b
+    block means at 1/F of each side, quantised to steps of S); ``max_error``: 0 for a
     lossless lightness plane, k for near-lossless (every stored value within k).
     """
-    if hints not in hints_mod.LEVELS:
-        raise ValueError(f"unknown hint level {hints!r}; choose from {', '.join(hints_mod.LEVELS)}")
+    spec = hints_mod.parse_spec(hints)  # ValueError for an unknown level, before any work
     src = imageio.read_image(image, max_pixels=max_pixels)
-    thumb = hints_mod.make_hints(src.ab(), hints) if hints_mod.LEVELS[hints] else None
+    thumb = hints_mod.make_hints(src.ab(), hints) if spec else None
     gcz = GczImage(
         width=src.width,
         height=src.height,
