@@ -327,3 +327,34 @@ def test_image_figure_rows(tmp_path):
     assert report.write_image_figure(out, "a/cat.png", shown) == "images/a_cat.png"  # gray row only
     assert (out / "images" / "a_cat.png").stat().st_size > 0
     assert report.write_image_figure(out, "x.png", {"original": rgb, "gray": None, "colour": []}) is None
+
+
+# --- issue 13: graycodec's --quality curve and the BD-rate against each baseline ---------------
+from graycodec.evaluation import bdrate, report as _report  # noqa: E402
+
+
+def test_bd_rate_known_answers():
+    d = np.linspace(1.0, 5.0, 9)
+    line = lambda x: np.exp(1.5 - 0.8 * x)  # noqa: E731
+    a = list(zip(line(d), d))
+    assert bdrate.bd_rate(a, list(zip(0.8 * line(d), d))) == pytest.approx(-20.0)
+    assert bdrate.bd_rate(a, list(zip(1.25 * line(d[1:]), d[1:]))) == pytest.approx(25.0)
+    assert bdrate.bd_rate(a, a + [(99.0, 3.0)]) == pytest.approx(0.0)  # a dominated point changes nothing
+    with pytest.raises(ValueError):
+        bdrate.bd_rate(a, list(zip(line(d), d + 10)))
+
+
+def _entry(codec, setting, role, bpp, de94):
+    return {"codec": codec, "setting": setting, "role": role, "mean": {"bpp": bpp, "de94": de94}}
+
+
+def test_bd_rates_read_the_quality_curve_from_the_summary():
+    d = np.linspace(1.5, 3.5, 6)
+    summary = {f"jpeg/q{i}": _entry("jpeg", f"q{i}", "sweep", float(np.exp(2 - d[i])), float(d[i])) for i in range(6)}
+    summary.update({f"graycodec/q{10 * i}": _entry("graycodec", f"q{10 * i}", "gcz", float(0.5 * np.exp(2 - d[i])), float(d[i]))
+                    for i in range(6)})
+    summary["graycodec/high"] = _entry("graycodec", "high", "gcz", 9.0, 1.0)  # a hint level: not on the curve
+    assert [q for q, _, _ in _report.quality_curve(summary)] == [0, 10, 20, 30, 40, 50]
+    assert _report.bd_rates(summary)["jpeg"]["bd_rate_pct"] == pytest.approx(-50.0)
+    summary["webp/q1"] = _entry("webp", "q1", "sweep", 1.0, 9.0)
+    assert "error" in _report.bd_rates(summary)["webp"]  # one point: no curve, said so
