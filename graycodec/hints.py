@@ -238,6 +238,18 @@ def unpack_hints(payload: bytes, width: int, height: int) -> HintThumbnail:
     return HintThumbnail(factor, np.moveaxis(planes, 0, -1).view(np.int8).copy())
 
 
+def describe_payload(payload: bytes) -> str:
+    """Level of a hINT payload from its header alone (for ``info``); "damaged" if unreadable."""
+    try:
+        if payload[:1] == b"\x00":
+            _, _, factor, step, _, _ = _HEADER_V2.unpack_from(payload)
+        else:
+            factor, step = _HEADER.unpack_from(payload)[0], 1
+    except struct.error:
+        return "damaged"
+    return HintThumbnail(factor, np.zeros((0, 0, 2), np.int8), step).level
+
+
 def upsample_bilinear(values: np.ndarray, out_h: int, out_w: int, rows: slice | None = None) -> np.ndarray:
     """Bilinear resize of (h, w, C) to (out_h, out_w, C), float32, pixel-centre aligned.
 
