@@ -3,9 +3,9 @@
     python benchmarks/fit_quality_table.py [--json benchmarks/results/quality_frontier.json]
 
 Means over images of every (max_error, hints) setting; the Pareto frontier of (mean bpp, mean
-ΔE94); then one row per quality threshold in ``QUALITIES``, at the frontier point whose rate is
-nearest a target spaced evenly in log(rate) between the frontier's ends (``--min-de`` bounds the
-cheap end: points worse than it are not worth a quality step). Prints the table as Python.
+ΔE94); then one row per quality threshold in ``QUALITIES``, at the frontier point whose ΔE94 is
+nearest a target spaced evenly in ΔE94 between the frontier's ends (so each step of Q buys about
+the same visible improvement; ``--max-de`` bounds the cheap end). Prints the table as Python.
 """
 from __future__ import annotations
 
@@ -35,13 +35,13 @@ def pareto(points: dict) -> list[tuple[str, float, float]]:
 
 
 def fit(front: list, qualities=QUALITIES, max_de: float = 4.0) -> list[tuple[int, str, float, float]]:
-    """One frontier point per quality, rates evenly spaced in log between the ends, strictly rising."""
+    """One frontier point per quality, ΔE94 evenly spaced between the ends, strictly rising in rate."""
     front = [p for p in front if p[2] <= max_de]
-    lo, hi = np.log(front[0][1]), np.log(front[-1][1])
+    lo, hi = front[0][2], front[-1][2]
     rows, used = [], -1
     for i, q in enumerate(qualities):
         target = lo + (hi - lo) * i / (len(qualities) - 1)
-        j = int(np.argmin([abs(np.log(p[1]) - target) for p in front]))
+        j = int(np.argmin([abs(p[2] - target) for p in front]))
         j = max(j, used + 1)  # never the same point twice: each step buys something
         if j >= len(front):
             break  # the frontier is spent: the last row serves the qualities above it

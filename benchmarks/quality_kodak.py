@@ -71,6 +71,11 @@ def main() -> None:
             args.json.write_text(json.dumps(res, indent=1))
             print(f"{name}: {time.time() - t0:.0f} s", flush=True)
     if not args.anchors_only:
+        from graycodec import codec
+
+        sizes = [len(codec.encode(str(f))) * 8 / (768 * 512) for f in imgs]  # the default: lossless, no hints
+        res["lossless_default_bpp"] = float(np.mean(sizes))
+        print(f"encode with no options: {res['lossless_default_bpp']:.3f} bpp", flush=True)
         pts = graycodec_points(imgs, [int(q) for q in args.qualities.split(",")], common)
         res["graycodec"] = {str(q): v for q, v in pts.items()}
         res["bd_rate_pct"] = {}
