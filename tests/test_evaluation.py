@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from skimage import color as skcolor
 from skimage import data as skdata
@@ -358,3 +359,24 @@ def test_bd_rates_read_the_quality_curve_from_the_summary():
     assert _report.bd_rates(summary)["jpeg"]["bd_rate_pct"] == pytest.approx(-50.0)
     summary["webp/q1"] = _entry("webp", "q1", "sweep", 1.0, 9.0)
     assert "error" in _report.bd_rates(summary)["webp"]  # one point: no curve, said so
+
+
+def test_real_codec_quality_sweep_reports_bd_rates(three_images, tmp_path):
+    api = pytest.importorskip("graycodec.codec", exc_type=ImportError)
+    from graycodec.model import ColorUNet
+    from graycodec.predictor import Predictor
+
+    untrained = Predictor(ColorUNet(), {}, torch.device("cpu"))  # with hints: the L-guided upsampling
+    codecs, _ = build_codecs([], ["jpeg"], (10, 30, 50, 70, 90, 95), api=api, predictor=untrained,
+                             gcz_qualities=(10, 50, 95))
+    out = tmp_path / "rep"
+    res = evaluate(EvalOptions([three_images], hints=[], baselines=["jpeg"], qualities=(10, 30, 50, 70, 90, 95),
+                               gcz_qualities=(10, 50, 95), report=out, progress=False), codecs=codecs)
+    assert not res.failures
+    curve = _report.quality_curve(res.summary)
+    assert [q for q, _, _ in curve] == [10, 50, 95]
+    assert curve[0][1] < curve[1][1] < curve[2][1]  # more Q, more bits
+    js = json.loads((out / "results.json").read_text())
+    assert set(js["bd_rate"]) == {"jpeg"} and ("bd_rate_pct" in js["bd_rate"]["jpeg"] or "error" in js["bd_rate"]["jpeg"])
+    assert "BD-rate of graycodec --quality" in (out / "summary.md").read_text()
+    assert "graycodec --quality 50" in (out / "summary.md").read_text()
