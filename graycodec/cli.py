@@ -24,8 +24,8 @@ import click
 
 from . import __version__, batch, codec, imageio, server
 from .container import DEFAULT_MAX_PIXELS
-from .errors import EXIT_FAILED, EXIT_OK, DeviceError, GraycodecError, ModelError
-from .hints import LEVELS
+from .errors import EXIT_FAILED, EXIT_OK, DeviceError, GraycodecError, ImageInputError, ModelError, OutputError
+from .hints import LEVELS, parse_spec
 from .lplane import MAX_ERROR_LIMIT
 
 STDIO = batch.STDIO
@@ -202,25 +202,42 @@ _model = click.option("--model", type=click.Path(dir_okay=False), default=None,
                       help="Weight file to use instead of the shipped model.")
 
 
+def _check_hints(ctx, param, value):
+    try:
+        parse_spec(value) if value is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", default=None, help="Output file, or folder for several inputs ('-' = stdout).")
-@click.option("--hints", type=click.Choice(list(LEVELS)), default="none", show_default=True,
-              help="Store a tiny a/b thumbnail to guide the colours.")
-@click.option("--max-error", type=click.IntRange(0, MAX_ERROR_LIMIT), default=0, show_default=True,
-              help="Largest error allowed in the stored lightness plane (0 = lossless).")
+@click.option("--quality", type=click.IntRange(0, 100), default=None,
+              help="0-100, larger is better: lightness bound and colour hints from the quality table "
+                   "(docs/BENCHMARKS.md); --max-error, --lossless and --hints override its parts.")
+@click.option("--lossless", is_flag=True, help="Exact lightness (the default without --quality).")
+@click.option("--hints", callback=_check_hints, default=None,
+              help=f"Store a tiny a/b thumbnail to guide the colours: {', '.join(LEVELS)}, or F / F:S "
+                   "(1/F of each side, a/b step S). Default: none, or the --quality's.")
+@click.option("--max-error", type=click.IntRange(0, MAX_ERROR_LIMIT), default=None,
+              help="Largest error allowed in the stored lightness plane (0 = lossless; default 0, "
+                   "or the --quality's).")
 @click.option("--strip-metadata", is_flag=True, help="Do not store the ICC profile and EXIF.")
 @_max_pixels
 @_force
 @_json
 @_guarded
-def encode(inputs, output, hints, max_error, strip_metadata, max_pixels, force, as_json):
+def encode(inputs, output, quality, lossless, hints, max_error, strip_metadata, max_pixels, force, as_json):
     """Encode images (files, folders, or '-' for stdin) into .gcz files."""
     _check_json_stdout(as_json, output, inputs)
+    if lossless and max_error:
+        raise click.UsageError("--lossless and --max-error > 0 contradict each other")
+    max_error = 0 if lossless else max_error
     jobs = plan(inputs, output, suffixes=imageio.IMAGE_EXTENSIONS, out_suffix=GCZ_SUFFIX,
                 default_dest=lambda p: p.with_suffix(GCZ_SUFFIX))
     work = batch.encode_work(_streams(), force=force, max_pixels=max_pixels, hints=hints, max_error=max_error,
-                             keep_metadata=not strip_metadata)
+                             keep_metadata=not strip_metadata, **batch.encode_options(quality=quality))
     return run_batch("encode", jobs, work, force=force, as_json=as_json)
 
 

@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 from PIL import Image
 
-from . import color, container, hints as hints_mod, imageio
+from . import color, container, hints as hints_mod, imageio, lplane
 from .container import DEFAULT_MAX_PIXELS, GczImage
 from .errors import ModelError
 
@@ -39,32 +39,43 @@ class ModelMismatchWarning(UserWarning):
 def encode(
     image,
     *,
-    hints: str = "none",
-    max_error: int = 0,
+    hints: str | None = None,
+    max_error: int | None = None,
+    quality: int | None = None,
+    half_lightness: bool | None = None,
     keep_metadata: bool = True,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> bytes:
     """Encode an image (path, bytes, PIL.Image or numpy array) into .gcz bytes.
 
-    ``hints``: one of ``hints.LEVELS`` (none, low, medium, high); ``max_error``: 0 for a
+    ``quality`` 0..100 picks ``max_error`` and ``hints`` from ``graycodec.quality.TABLE``;
+    ``hints`` / ``max_error`` / ``half_lightness`` given explicitly override its choice.
+    Without any of them: exact lightness, no hints (colour from lightness alone).
+    ``half_lightness``: store the plane at half resolution (lplane mode 4, for low rates;
+    ``max_error`` then bounds the half-size plane, not the decoded one).
+
+    ``hints``: one of ``hints.LEVELS`` (none, low, medium, high), or ``F`` / ``F:S`` (a/b
+    block means at 1/F of each side, quantised to steps of S); ``max_error``: 0 for a
     lossless lightness plane, k for near-lossless (every stored value within k).
     """
-    if hints not in hints_mod.LEVELS:
-        raise ValueError(f"unknown hint level {hints!r}; choose from {', '.join(hints_mod.LEVELS)}")
+    max_error, hints, half_lightness = resolve_setting(quality, max_error, hints, half_lightness)
+    spec = hints_mod.parse_spec(hints)  # ValueError for an unknown level, before any work
     src = imageio.read_image(image, max_pixels=max_pixels)
     gray_source = src.is_gray()
-    thumb = hints_mod.make_hints(src.ab(), hints) if hints_mod.LEVELS[hints] else None
+    thumb = hints_mod.make_hints(src.ab(), hints) if spec else None
     gcz = GczImage(
         width=src.width,
         height=src.height,
         plane=src.plane,
         max_error=max_error,
+        coding=lplane.MODE_HALF if half_lightness else None,
         model_id=default_model_id(),
         hints=hints_mod.pack_hints(thumb) if thumb is not None else None,
         alpha=src.alpha,
         icc=_metadata(src.icc, "ICC profile") if keep_metadata else None,
         exif=_metadata(src.exif, "EXIF block") if keep_metadata else None,
         gray_source=gray_source,
+        quality=quality,
     )
     return container.write_gcz(gcz)
 
@@ -77,6 +88,21 @@ def _metadata(block: bytes | None, what: str) -> bytes | None:
                       "limit: left out")
         return None
     return block
+
+
+def resolve_setting(quality, max_error, hints, half_lightness=None) -> tuple[int, str, bool]:
+    """(max_error, hints, half_lightness) for encode: explicit values first, then the quality's
+    row, then the defaults (exact full-size lightness, no hints). An explicit max_error alone
+    keeps the lightness full size: asking for a bound means asking for it on the decoded plane."""
+    if quality is not None:
+        from .quality import setting
+
+        row = setting(quality)
+        if half_lightness is None:
+            half_lightness = row.half and max_error is None
+        max_error = row.max_error if max_error is None else max_error
+        hints = row.hints if hints is None else hints
+    return (0 if max_error is None else max_error), ("none" if hints is None else hints), bool(half_lightness)
 
 
 def decode(

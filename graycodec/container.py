@@ -50,8 +50,9 @@ HINT = b"hINT"  # colour hint thumbnail from graycodec.hints (ancillary)
 ICCP = b"iCCP"  # ICC profile, zstd (ancillary)
 EXIF = b"eXIf"  # EXIF block, zstd (ancillary)
 GRAY = b"gRAY"  # the source had no colour: decode as gray unless colour is asked (ancillary, empty; 1.1)
+QLTY = b"qLTY"  # the --quality the file was encoded at, one byte 0..100 (ancillary, for `info`)
 IEND = b"IEND"  # end of file (critical, empty, last)
-_KNOWN = (LPLN, ALPH, HINT, ICCP, EXIF, GRAY, IEND)
+_KNOWN = (LPLN, ALPH, HINT, ICCP, EXIF, GRAY, QLTY, IEND)
 _TYPE_RE = re.compile(rb"[A-Za-z]{4}\Z")
 _HEX16 = re.compile(r"[0-9a-f]{16}\Z")
 
@@ -71,6 +72,7 @@ class GczImage:
     icc: bytes | None = None
     exif: bytes | None = None
     gray_source: bool = False  # the source image had no colour (gRAY chunk)
+    quality: int | None = None  # the --quality asked for, when one was (informative only)
 
 
 # --- small helpers (also used by the tests to forge files) -------------------------------
@@ -151,6 +153,10 @@ def write_gcz(img: GczImage) -> bytes:
         parts.append(pack_chunk(ICCP, _pack_metadata(img.icc, "ICC profile")))
     if img.exif is not None:
         parts.append(pack_chunk(EXIF, _pack_metadata(img.exif, "EXIF block")))
+    if img.quality is not None:
+        if not 0 <= img.quality <= 100:
+            raise ValueError(f"quality must be in 0..100, got {img.quality}")
+        parts.append(pack_chunk(QLTY, bytes([int(img.quality)])))
     parts.append(pack_chunk(IEND, b""))
     return b"".join(parts)
 
@@ -280,7 +286,15 @@ def read_gcz(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Gcz
             img.icc = _unpack_metadata(payload, "iCCP")
         elif ctype == EXIF:
             img.exif = _unpack_metadata(payload, "eXIf")
+        elif ctype == QLTY:
+            img.quality = _unpack_quality(payload)
     return img
+
+
+def _unpack_quality(payload: bytes) -> int:
+    if len(payload) != 1 or payload[0] > 100:
+        raise FormatError("chunk qLTY: must be one byte 0..100")
+    return payload[0]
 
 
 def _decode_plane(mode, payload, p, name, max_error):
@@ -324,11 +338,19 @@ def _read_up_to(f, n: int) -> bytes:
     return b"".join(parts)
 
 
+def _describe_hints(payload: bytes | None) -> str | None:
+    """The hint level from a hINT payload's header (``high``, ``6:2`` …), or None; not decoded."""
+    from .hints import describe_payload
+
+    return None if payload is None else describe_payload(payload)
+
+
 def describe_gcz(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> dict:
     """Header fields and chunk list of a .gcz (validated, not decoded), JSON-able, for ``info``."""
     data = bytes(data)
     p = _parse(data, max_pixels)
     pixels = p.width * p.height
+    found = {t: data[start: start + n] for t, start, n in p.chunks}
     return {
         "format": "gcz",
         "version": f"{p.version[0]}.{p.version[1]}",
@@ -337,9 +359,11 @@ def describe_gcz(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) ->
         "lightness": {"id": p.lightness, "name": LIGHTNESS_NAMES[p.lightness]},
         "coding": {"id": p.coding, "name": lplane.MODE_NAMES[p.coding]},
         "max_error": p.max_error,
-        "lossless": p.max_error == 0,
+        "lossless": p.max_error == 0 and p.coding in lplane.BOUNDED_MODES,
         "model_id": p.model_id,
         "source": "gray" if any(t == GRAY for t, _, _ in p.chunks) else "colour",
+        "quality": _unpack_quality(found[QLTY]) if QLTY in found else None,
+        "hints": _describe_hints(found.get(HINT)),
         "flags": p.flags,
         "chunks": [{"type": t.decode("latin-1"), "length": n, "critical": is_critical(t)} for t, _, n in p.chunks],
         "total_bytes": len(data),

@@ -350,3 +350,32 @@ def test_ci_runs_the_readme_test_command():
     assert len(blocks) == 2, "the quick start is exactly two commands"
     ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()
     assert ci[-1] == blocks[1].strip() and "set -euo pipefail" in ci
+
+
+# --- issue 13: --quality, --lossless, F:S hints, and info ------------------------------------------
+def test_encode_quality_and_info(cli_run, rgb_png, tmp_path):
+    from graycodec import quality
+
+    out = tmp_path / "q.gcz"
+    r = cli_run("encode", rgb_png, "-o", out, "--quality", 70)
+    assert r.exit_code == 0, r.stderr
+    info = json.loads(cli_run("info", out, "--json").stdout)
+    row = quality.setting(70)
+    assert (info["quality"], info["max_error"], info["hints"]) == (70, row.max_error, row.hints)
+    assert "quality: 70" in cli_run("info", out).stdout
+
+
+def test_encode_quality_overrides_and_lossless(cli_run, rgb_png, tmp_path):
+    out = tmp_path / "q.gcz"
+    assert cli_run("encode", rgb_png, "-o", out, "--quality", 10, "--lossless", "--hints", "6:2").exit_code == 0
+    info = json.loads(cli_run("info", out, "--json").stdout)
+    assert (info["lossless"], info["hints"], info["quality"]) == (True, "6:2", 10)
+    assert cli_run("encode", rgb_png, "-o", out, "--force", "--lossless").exit_code == 0
+    info = json.loads(cli_run("info", out, "--json").stdout)
+    assert (info["lossless"], info["hints"], info["quality"]) == (True, None, None)
+
+
+@pytest.mark.parametrize("args", [["--quality", "101"], ["--quality", "-1"], ["--hints", "1:1"], ["--hints", "ultra"],
+                                  ["--lossless", "--max-error", "3"]])
+def test_encode_quality_usage_errors(cli_run, rgb_png, tmp_path, args):
+    assert cli_run("encode", rgb_png, "-o", tmp_path / "x.gcz", *args).exit_code == EXIT_USAGE

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from skimage import color as skcolor
 from skimage import data as skdata
@@ -342,3 +343,55 @@ def test_ab_accuracy_auc_hand_computed_and_rebalanced():
     assert metrics.ab_accuracy_auc(ref, gray) == pytest.approx((1 + 91 / 151) / 2)
     far = np.full_like(ref, 200.0)
     assert metrics.ab_accuracy_auc(ref, far) == 0.0
+
+
+# --- issue 13: graycodec's --quality curve and the BD-rate against each baseline ---------------
+from graycodec.evaluation import bdrate, report as _report  # noqa: E402
+
+
+def test_bd_rate_known_answers():
+    d = np.linspace(1.0, 5.0, 9)
+    line = lambda x: np.exp(1.5 - 0.8 * x)  # noqa: E731
+    a = list(zip(line(d), d))
+    assert bdrate.bd_rate(a, list(zip(0.8 * line(d), d))) == pytest.approx(-20.0)
+    assert bdrate.bd_rate(a, list(zip(1.25 * line(d[1:]), d[1:]))) == pytest.approx(25.0)
+    assert bdrate.bd_rate(a, a + [(99.0, 3.0)]) == pytest.approx(0.0)  # a dominated point changes nothing
+    with pytest.raises(ValueError):
+        bdrate.bd_rate(a, list(zip(line(d), d + 10)))
+
+
+def _entry(codec, setting, role, bpp, de94):
+    return {"codec": codec, "setting": setting, "role": role, "mean": {"bpp": bpp, "de94": de94}}
+
+
+def test_bd_rates_read_the_quality_curve_from_the_summary():
+    d = np.linspace(1.5, 3.5, 6)
+    summary = {f"jpeg/q{i}": _entry("jpeg", f"q{i}", "sweep", float(np.exp(2 - d[i])), float(d[i])) for i in range(6)}
+    summary.update({f"graycodec/q{10 * i}": _entry("graycodec", f"q{10 * i}", "gcz", float(0.5 * np.exp(2 - d[i])), float(d[i]))
+                    for i in range(6)})
+    summary["graycodec/high"] = _entry("graycodec", "high", "gcz", 9.0, 1.0)  # a hint level: not on the curve
+    assert [q for q, _, _ in _report.quality_curve(summary)] == [0, 10, 20, 30, 40, 50]
+    assert _report.bd_rates(summary)["jpeg"]["bd_rate_pct"] == pytest.approx(-50.0)
+    summary["webp/q1"] = _entry("webp", "q1", "sweep", 1.0, 9.0)
+    assert "error" in _report.bd_rates(summary)["webp"]  # one point: no curve, said so
+
+
+def test_real_codec_quality_sweep_reports_bd_rates(three_images, tmp_path):
+    api = pytest.importorskip("graycodec.codec", exc_type=ImportError)
+    from graycodec.model import ColorUNet
+    from graycodec.predictor import Predictor
+
+    untrained = Predictor(ColorUNet(), {}, torch.device("cpu"))  # with hints: the L-guided upsampling
+    codecs, _ = build_codecs([], ["jpeg"], (10, 30, 50, 70, 90, 95), api=api, predictor=untrained,
+                             gcz_qualities=(10, 50, 95))
+    out = tmp_path / "rep"
+    res = evaluate(EvalOptions([three_images], hints=[], baselines=["jpeg"], qualities=(10, 30, 50, 70, 90, 95),
+                               gcz_qualities=(10, 50, 95), report=out, progress=False), codecs=codecs)
+    assert not res.failures
+    curve = _report.quality_curve(res.summary)
+    assert [q for q, _, _ in curve] == [10, 50, 95]
+    assert curve[0][1] < curve[1][1] < curve[2][1]  # more Q, more bits
+    js = json.loads((out / "results.json").read_text())
+    assert set(js["bd_rate"]) == {"jpeg"} and ("bd_rate_pct" in js["bd_rate"]["jpeg"] or "error" in js["bd_rate"]["jpeg"])
+    assert "BD-rate of graycodec --quality" in (out / "summary.md").read_text()
+    assert "graycodec --quality 50" in (out / "summary.md").read_text()

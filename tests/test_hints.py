@@ -74,3 +74,57 @@ def test_damaged_payloads_raise_format_error():
             hints.unpack_hints(bytes(bad), 96, 64)
         except FormatError:
             pass  # any other exception type fails the test
+
+
+# --- issue 13: any factor, a/b quantiser step, v2 coding (MED-predicted indices) -----------------
+@pytest.mark.parametrize("spec,factor,step", [("4", 4, 1), ("6:2", 6, 2), ("11:3", 11, 3), ("22:4", 22, 4),
+                                              ("high", 8, 1), ("2:16", 2, 16), ("64", 64, 1)])
+def test_new_levels_round_trip(spec, factor, step):
+    h, w = 97, 131
+    ab = np.random.default_rng(factor * step).normal(0, 45, (h, w, 2))
+    thumb = hints.make_hints(ab, spec)
+    assert (thumb.factor, thumb.step) == (factor, step)
+    assert thumb.ab.shape == hints.thumbnail_shape(h, w, factor) + (2,)
+    means = hints.block_means(ab, *thumb.ab.shape[:2])
+    inside = np.abs(means) < 120 - step  # clipping to int8 aside, quantisation is to the nearest step
+    assert np.all(np.abs(thumb.ab - means)[inside] <= step / 2 + 1e-9)
+    assert np.all(thumb.ab % step == 0)
+    back = hints.unpack_hints(hints.pack_hints(thumb), w, h)
+    assert (back.factor, back.step) == (factor, step) and np.array_equal(back.ab, thumb.ab)
+
+
+def test_extreme_values_round_trip_in_v2():
+    ab = np.full((40, 40, 2), 127.0)
+    ab[:20] = -128.0
+    for spec in ("4", "4:3", "8:16"):
+        thumb = hints.make_hints(ab, spec)
+        assert np.array_equal(hints.unpack_hints(hints.pack_hints(thumb), 40, 40).ab, thumb.ab)
+
+
+def test_v1_packing_still_available_for_named_levels():
+    ab = np.random.default_rng(3).normal(0, 30, (64, 96, 2))
+    thumb = hints.make_hints(ab, "medium")
+    v1 = hints.pack_hints(thumb, version=1)
+    assert v1[0] == 16 and np.array_equal(hints.unpack_hints(v1, 96, 64).ab, thumb.ab)
+    with pytest.raises(ValueError, match="v1"):
+        hints.pack_hints(hints.make_hints(ab, "6"), version=1)
+
+
+@pytest.mark.parametrize("spec", ["1", "65", "8:0", "8:17", "x", "8:2:1"])
+def test_bad_specs_are_refused(spec):
+    with pytest.raises(ValueError):
+        hints.parse_spec(spec)
+
+
+def test_damaged_v2_payloads_raise_format_error():
+    payload = hints.pack_hints(hints.make_hints(np.random.default_rng(0).normal(0, 30, (64, 96, 2)), "6:2"))
+    for cut in (1, 5, 9, len(payload) - 1):
+        with pytest.raises(FormatError):
+            hints.unpack_hints(payload[:cut], 96, 64)
+    for byte, value in ((1, 3), (2, 1), (3, 0), (3, 17)):  # version, factor, step
+        bad = bytearray(payload)
+        bad[byte] = value
+        with pytest.raises(FormatError):
+            hints.unpack_hints(bytes(bad), 96, 64)
+    with pytest.raises(FormatError, match="does not fit"):
+        hints.unpack_hints(payload, 200, 64)

@@ -29,6 +29,7 @@ from graycodec.hints import LEVELS
 
 HINT_LEVELS = tuple(LEVELS)  # none, low, medium, high
 DEFAULT_HINTS = ("none", "medium")
+DEFAULT_GCZ_QUALITIES = (10, 30, 50, 70, 85, 95)  # `encode --quality` sweep: graycodec's curve
 DEFAULT_QUALITIES = (5, 10, 20, 30, 40, 50, 60, 75, 90, 95)
 QUALITY_RANGE = (1, 100)  # what every Pillow lossy format accepts
 
@@ -94,8 +95,13 @@ def _rgb_of(image: Image.Image) -> np.ndarray:
 
 
 # --- graycodec ---------------------------------------------------------------------------
+def quality_setting(q: int) -> str:
+    """The graycodec setting name of ``encode --quality q``."""
+    return f"q{int(q)}"
+
+
 class GczEncoder:
-    """``api.encode`` of one image at a hint level, memoised for the image at hand."""
+    """``api.encode`` of one image at a hint level (or ``qNN``: a --quality), memoised per image."""
 
     def __init__(self, api, max_error: int = 0):
         self.api = api
@@ -103,9 +109,11 @@ class GczEncoder:
         self._memo = _LastImageMemo()
 
     def __call__(self, rgb: np.ndarray, level: str) -> bytes:
-        return self._memo.get(
-            rgb, level, lambda: self.api.encode(Image.fromarray(rgb), hints=level, max_error=self.max_error)
-        )
+        if level.startswith("q"):
+            kwargs = {"quality": int(level[1:])}
+        else:
+            kwargs = {"hints": level, "max_error": self.max_error}
+        return self._memo.get(rgb, level, lambda: self.api.encode(Image.fromarray(rgb), **kwargs))
 
 
 class GraycodecCodec(Codec):
@@ -223,6 +231,7 @@ def build_codecs(
     max_error: int = 0,
     api=None,
     predictor=None,
+    gcz_qualities: Sequence[int] = (),
 ) -> tuple[list[Codec], list[str]]:
     """The codecs to evaluate, and a note for each one left out.
 
@@ -234,13 +243,14 @@ def build_codecs(
     encoder = GczEncoder(api, max_error)
     codecs: list[Codec] = []
     notes: list[str] = []
-    if predictor is None and hints:
+    settings = list(hints) + [quality_setting(q) for q in gcz_qualities]
+    if predictor is None and settings:
         try:
             predictor = api.load_predictor(model, device)
         except ModelError as e:
             notes.append(f"graycodec colour rows unavailable: {e}")
-    if predictor is not None and hints:
-        codecs.append(GraycodecCodec(encoder, hints, predictor))
+    if predictor is not None and settings:
+        codecs.append(GraycodecCodec(encoder, settings, predictor))
     codecs.append(GrayBaseline(encoder))
     for name in baselines:
         try:

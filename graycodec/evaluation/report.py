@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 
 from graycodec import __version__
 from graycodec.errors import OutputError
+from graycodec.evaluation.bdrate import bd_rate
 from graycodec.evaluation.metrics import FIDELITY_KEYS
 
 # Columns of a result row (one per image × codec/setting), in CSV order.
@@ -97,13 +98,50 @@ def _environment() -> dict:
 
 
 def summary_json(results) -> dict:
-    """What `--json` prints: the per-codec statistics, notes and failures."""
+    """What `--json` prints: the per-codec statistics, BD-rates, notes and failures."""
     return _clean({
         "n_images": len(results.images),
         "notes": results.notes,
         "failures": results.failures,
+        "bd_rate": getattr(results, "bd_rates", {}),
         "summary": results.summary,
     })
+
+
+def quality_curve(summary: dict) -> list[tuple[int, float, float]]:
+    """graycodec's `--quality` points [(Q, mean bpp, mean ΔE94)] by Q, from the summary."""
+    pts = []
+    for e in summary.values():
+        m = e["mean"]
+        if e["role"] == "gcz" and re.fullmatch(r"q\d+", e["setting"]) and "bpp" in m and "de94" in m:
+            pts.append((int(e["setting"][1:]), m["bpp"], m["de94"]))
+    return sorted(pts)
+
+
+def bd_rates(summary: dict) -> dict:
+    """{baseline: {"bd_rate_pct": x} or {"error": why}}: graycodec's --quality curve against each
+    baseline's quality sweep, mean ΔE94 as the distortion (evaluation.bdrate)."""
+    ours = [(bpp, de) for _, bpp, de in quality_curve(summary)]
+    if not ours:
+        return {}
+    sweeps: dict[str, list] = {}
+    for e in summary.values():
+        if e["role"] == "sweep" and "bpp" in e["mean"] and "de94" in e["mean"]:
+            sweeps.setdefault(e["codec"], []).append((e["mean"]["bpp"], e["mean"]["de94"]))
+    out = {}
+    for codec, pts in sweeps.items():
+        try:
+            out[codec] = {"bd_rate_pct": bd_rate(pts, ours), "distortion": "mean ΔE94"}
+        except ValueError as exc:
+            out[codec] = {"error": str(exc)}
+    return out
+
+
+def bd_table(results) -> tuple[str, list[str], list[list[str]]]:
+    rows = [[codec.upper(), _fmt(v.get("bd_rate_pct"), 1) + " %" if "bd_rate_pct" in v else f"— ({v['error']})"]
+            for codec, v in getattr(results, "bd_rates", {}).items()]
+    return ("BD-rate of graycodec --quality against each baseline (ΔE94; negative = fewer bits)",
+            ["baseline", "BD-rate"], rows)
 
 
 def results_json(results) -> dict:
@@ -140,7 +178,8 @@ def headline_table(results) -> tuple[str, list[str], list[list[str]]]:
     for e in results.summary.values():
         m = e["mean"]
         if e["role"] == "gcz":
-            name = f"graycodec, hints {e['setting']}"
+            q = re.fullmatch(r"q(\d+)", e["setting"])
+            name = f"graycodec --quality {q.group(1)}" if q else f"graycodec, hints {e['setting']}"
         elif e["role"] == "gray":
             name = "gray (exact L, a = b = 0)"
         elif e["role"] == "sweep" and m.get("quality") in HEADLINE_SWEEP.get(e["codec"], ()):
@@ -158,6 +197,8 @@ def headline_markdown(results) -> str:
 def tables(results) -> list[tuple[str, list[str], list[list[str]]]]:
     """The report's tables as (title, headers, rows of strings)."""
     out = [headline_table(results)] if results.summary else []
+    if getattr(results, "bd_rates", None):
+        out.append(bd_table(results))
     imgs = results.images
     if imgs:
         mean = lambda k: float(np.mean([i[k] for i in imgs]))  # noqa: E731
@@ -255,10 +296,11 @@ def _save(fig: Figure, path: Path) -> None:
 
 
 def plot_rate_distortion(results, path: Path) -> None:
-    """bpp vs ΔE94 and vs CIEDE2000: a curve per baseline, a point per hint level, gray as a line."""
-    fig = Figure(figsize=(11, 4.2), dpi=100)
-    axes = fig.subplots(1, 2)
-    for ax, key, title in zip(axes, ("de94", "de2000"), ("ΔE94", "CIEDE2000")):
+    """bpp vs ΔE94, CIEDE2000 and RGB MSE: a curve per baseline and for graycodec's --quality,
+    a point per hint level, gray as a line."""
+    fig = Figure(figsize=(16, 4.2), dpi=100)
+    axes = fig.subplots(1, 3)
+    for ax, key, title in zip(axes, ("de94", "de2000", "mse_rgb"), ("ΔE94", "CIEDE2000", "MSE (8-bit RGB)")):
         by_codec: dict[str, list] = {}
         for e in _entries(results, "sweep"):
             by_codec.setdefault(e["codec"], []).append((e["mean"].get("bpp"), e["mean"].get(key)))
@@ -266,9 +308,13 @@ def plot_rate_distortion(results, path: Path) -> None:
             pts = sorted(p for p in pts if None not in p)
             if pts:
                 ax.plot(*zip(*pts), marker=".", label=codec.upper())
+        curve = [(e["mean"]["bpp"], e["mean"][key]) for e in _entries(results, "gcz")
+                 if re.fullmatch(r"q\d+", e["setting"]) and key in e["mean"] and "bpp" in e["mean"]]
+        if curve:
+            ax.plot(*zip(*sorted(curve)), marker="*", markersize=9, color="black", label="graycodec --quality")
         for e in _entries(results, "gcz"):
             m = e["mean"]
-            if key in m:
+            if key in m and not re.fullmatch(r"q\d+", e["setting"]):
                 ax.plot(m["bpp"], m[key], marker="*", markersize=13, linestyle="none", label=f"graycodec {e['setting']}")
         for e in _entries(results, "gray"):
             if key in e["mean"]:

@@ -29,6 +29,7 @@ from graycodec.errors import EXIT_FAILED, EXIT_OK, GraycodecError, ImageInputErr
 from graycodec.evaluation import report
 from graycodec.evaluation.codecs import (
     BASELINES,
+    DEFAULT_GCZ_QUALITIES,
     DEFAULT_HINTS,
     DEFAULT_QUALITIES,
     HINT_LEVELS,
@@ -60,6 +61,7 @@ class EvalOptions:
     max_images: int | None = None
     max_error: int = 0
     progress: bool = True
+    gcz_qualities: Sequence[int] = DEFAULT_GCZ_QUALITIES  # graycodec `encode --quality` sweep
 
     def __post_init__(self):
         self.inputs = [Path(p) for p in ([self.inputs] if isinstance(self.inputs, (str, Path)) else self.inputs)]
@@ -77,6 +79,9 @@ class EvalOptions:
         lo, hi = QUALITY_RANGE
         if any(not lo <= q <= hi for q in self.qualities) or (self.baselines and not self.qualities):
             raise ValueError(f"baseline qualities must be one or more of {lo}..{hi}")
+        self.gcz_qualities = tuple(sorted(set(int(q) for q in self.gcz_qualities)))
+        if any(not 0 <= q <= 100 for q in self.gcz_qualities):
+            raise ValueError("graycodec qualities must be in 0..100")
         if self.max_images is not None and self.max_images < 1:
             raise ValueError("--max-images must be at least 1")
         if self.report is not None:
@@ -119,6 +124,7 @@ class EvalResults:
     failures: list[dict] = field(default_factory=list)
     figures: dict[str, str] = field(default_factory=dict)  # image name -> figure path in the report
     summary: dict = field(default_factory=dict)
+    bd_rates: dict = field(default_factory=dict)  # baseline -> BD-rate of graycodec's --quality curve
 
 
 # --- inputs ------------------------------------------------------------------------------
@@ -279,7 +285,7 @@ def evaluate(opts: EvalOptions, *, codecs: Sequence[Codec] | None = None, notes:
     if codecs is None:
         codecs, built_notes = build_codecs(
             opts.hints, opts.baselines, opts.qualities,
-            model=opts.model, device=opts.device, max_error=opts.max_error,
+            model=opts.model, device=opts.device, max_error=opts.max_error, gcz_qualities=opts.gcz_qualities,
         )
         notes += built_notes
     results = EvalResults(options=_jsonable(asdict(opts)), notes=notes)
@@ -297,6 +303,7 @@ def evaluate(opts: EvalOptions, *, codecs: Sequence[Codec] | None = None, notes:
         if figure:
             results.figures[name] = figure
     results.summary = summarize(results.records)
+    results.bd_rates = report.bd_rates(results.summary)
     if opts.report is not None:
         report.write_report(results, opts.report)
     return results
@@ -325,6 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baselines", default=",".join(BASELINES),
                    help="comma-separated baseline codecs, or 'none' (default: %(default)s)")
     p.add_argument("--qualities", default=",".join(map(str, DEFAULT_QUALITIES)), help="baseline quality sweep (default: %(default)s)")
+    p.add_argument("--gcz-qualities", default=",".join(map(str, DEFAULT_GCZ_QUALITIES)),
+                   help="graycodec `encode --quality` sweep, or 'none' (default: %(default)s)")
     p.add_argument("--report", type=Path, metavar="OUTDIR", help="write CSV, JSON, summary.md, plots and index.html here")
     p.add_argument("--force", action="store_true", help="write into a non-empty report folder")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
@@ -345,6 +354,7 @@ def options_from_args(args: argparse.Namespace) -> EvalOptions:
         inputs=args.inputs, hints=hints, baselines=baselines, qualities=[int(q) for q in _split([args.qualities])],
         report=args.report, force=args.force, json=args.json, model=args.model, device=args.device,
         max_images=args.max_images, max_error=args.max_error, progress=args.progress,
+        gcz_qualities=[int(q) for q in _split([args.gcz_qualities]) if q != "none"],
     )
 
 

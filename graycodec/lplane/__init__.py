@@ -9,6 +9,8 @@
                         local activity ─▶ one zstd frame each
     mode 3 (gap-strips): mode 2 on independent strips of rows sharing the 16 streams, so strips
                         are coded on several threads (default mode; lplane.strips)
+    mode 4 (half):      the plane at half resolution coded by mode 3, upsampled 2× (exact integer
+                        bicubic) at decode; max_error bounds the half-size plane only (lplane.half)
 
 Every mode id ever written stays decodable (docs/FORMAT.md §4 specifies them bit-exactly).
 Decoding a strip is sequential (each prediction needs the pixels decoded just before; mode 3
@@ -26,15 +28,17 @@ import threading
 import numpy as np
 
 from ..errors import FormatError
-from . import gap, med, strips
+from . import gap, half, med, strips
 
 MODE_MED = 1  # median edge detector (LOCO-I) prediction, one zstd stream
 MODE_GAP = 2  # GAP prediction, texture/energy bias correction, 16 activity streams
 MODE_STRIPS = 3  # mode 2 on independent strips of rows (parallel coding), shared streams
+MODE_HALF = 4  # mode 3 on the plane at half resolution; no bound on the full-size plane
 DEFAULT_MODE = MODE_STRIPS
-MODE_NAMES = {MODE_MED: "med", MODE_GAP: "gap-ctx16", MODE_STRIPS: "gap-strips"}
+MODE_NAMES = {MODE_MED: "med", MODE_GAP: "gap-ctx16", MODE_STRIPS: "gap-strips", MODE_HALF: "half"}
+BOUNDED_MODES = (MODE_MED, MODE_GAP, MODE_STRIPS)  # modes whose max_error bounds the decoded plane
 MAX_ERROR_LIMIT = 64  # largest accepted max_error (near-lossless bound)
-_MODULES = {MODE_MED: med, MODE_GAP: gap, MODE_STRIPS: strips}
+_MODULES = {MODE_MED: med, MODE_GAP: gap, MODE_STRIPS: strips, MODE_HALF: half}
 
 # First run: numba compiles the kernels a plane needs (~10 s on two cores, then cached on disk,
 # ~0.5 s). A call still running after NOTICE_AFTER_S is taken to be compiling, and the notice
