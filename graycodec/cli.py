@@ -91,7 +91,9 @@ def plan(inputs, output, **kwargs) -> list[batch.Job]:
 
 
 def _streams() -> batch.Streams:
-    return batch.Streams(click.get_binary_stream("stdin"), click.get_binary_stream("stdout"))
+    # sys.stdin.buffer, not click.get_binary_stream (deprecated in click 8.5): the same binary
+    # streams, also under click's test runner, which swaps sys.stdin and sys.stdout.
+    return batch.Streams(sys.stdin.buffer, sys.stdout.buffer)
 
 
 def run_batch(command: str, jobs: list[batch.Job], work, *, force: bool, as_json: bool, predictor=None) -> int:
