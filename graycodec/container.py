@@ -163,19 +163,6 @@ def write_gcz(img: GczImage) -> bytes:
 
 # --- reader ------------------------------------------------------------------------------
 @dataclass
-class _Parsed:
-    version: tuple[int, int]
-    width: int
-    height: int
-    lightness: int
-    coding: int
-    max_error: int
-    flags: int
-    model_id: str
-    chunks: list  # (type, offset of data, length), every chunk including skipped ones and IEND
-
-
-@dataclass
 class Header:
     """The fixed header's fields: all a reader knows before the chunks (a lazy open's view)."""
 
@@ -187,6 +174,13 @@ class Header:
     max_error: int
     flags: int
     model_id: str  # 16 hex digits, "" = any
+
+
+@dataclass
+class _Parsed(Header):
+    """The header and where each chunk lies, validated, nothing decoded."""
+
+    chunks: list  # (type, offset of data, length), every chunk including skipped ones and IEND
 
 
 def read_header(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Header:
