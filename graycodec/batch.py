@@ -13,6 +13,7 @@ file would fail the same way).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -118,6 +119,19 @@ def plan_jobs(inputs: Sequence[str], output: str | None, *, suffixes, out_suffix
 
 
 # --- input and output of one job ----------------------------------------------------------------
+@contextlib.contextmanager
+def _reading(error_type):
+    """Turn the OSErrors of reading an input into one-line errors of ``error_type``."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise error_type("no such file") from None
+    except IsADirectoryError:
+        raise error_type("is a folder") from None
+    except OSError as exc:
+        raise error_type(f"cannot read ({exc.strerror or exc})") from None
+
+
 class Streams:
     """Where ``-`` reads and writes; the CLI passes click's streams, tests their own."""
 
@@ -127,29 +141,16 @@ class Streams:
     def read(self, job: Job) -> bytes:
         if job.src == STDIO:
             return (self._stdin or sys.stdin.buffer).read()
-        try:
+        with _reading(ImageInputError):
             return Path(job.src).read_bytes()
-        except FileNotFoundError:
-            raise ImageInputError("no such file") from None
-        except IsADirectoryError:
-            raise ImageInputError("is a folder") from None
-        except OSError as exc:
-            raise ImageInputError(f"cannot read ({exc.strerror or exc})") from None
 
     def read_gcz(self, job: Job, max_pixels: int | None) -> bytes:
         """A .gcz's bytes, the magic and header read first and never more than the header
         allows (``info /dev/zero`` stops at the magic, an endless pipe at the size bound)."""
         if job.src == STDIO:
             return container.read_stream(self._stdin or sys.stdin.buffer, max_pixels=max_pixels)
-        try:
-            with open(job.src, "rb") as f:
-                return container.read_stream(f, max_pixels=max_pixels)
-        except FileNotFoundError:
-            raise FormatError("no such file") from None
-        except IsADirectoryError:
-            raise FormatError("is a folder") from None
-        except OSError as exc:
-            raise FormatError(f"cannot read ({exc.strerror or exc})") from None
+        with _reading(FormatError), open(job.src, "rb") as f:
+            return container.read_stream(f, max_pixels=max_pixels)
 
     def write(self, job: Job, data: bytes, force: bool) -> None:
         if job.dest == STDIO:
