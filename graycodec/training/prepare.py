@@ -2,8 +2,9 @@
 
 ``graycodec train`` prepares its cache by itself (in its workdir); this explicit step is for
 building it once on one machine and carrying the ``.npy`` (+ ``.json``) to another, e.g. a
-GPU machine that receives at most 64 MiB: ``--short-side 128`` keeps 1,477 photos in ~100 MB,
-``--short-side 96`` in ~55 MB. Pass the ``.npy`` to ``graycodec train`` in place of folders.
+GPU machine (which receives at most 64 MiB: ``--short-side 128`` makes a cache a quarter of
+the 256 one, still too big for the 8,377 photos; docs/TRAINING.md says what fits). Pass the
+``.npy`` to ``graycodec train`` in place of folders.
 """
 from __future__ import annotations
 
