@@ -79,6 +79,8 @@ def seed_files() -> list[bytes]:
         container.write_gcz(container.GczImage(9, 20, plane, coding=MODE_MED, max_error=3, alpha=plane,
                                                icc=b"icc", exif=b"Exif\0\0MM", gray_source=True)),
         container.write_gcz(container.GczImage(9, 20, plane, coding=MODE_GAP, hints=None)),
+        codec.encode(rgb, quality=10),  # qLTY, half-size lightness (mode 4), hint payload v2 (F:S)
+        codec.encode(rgb, quality=80),  # qLTY, near-lossless full size, 1/4 hints of step 2
     ]
 
 
