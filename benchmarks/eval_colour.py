@@ -33,9 +33,7 @@ from graycodec.evaluation.metrics import ab_accuracy_auc, colourfulness
 from graycodec.imageio import read_image
 from graycodec.model import ColorUNet
 from graycodec.predictor import Predictor, hint_inputs, resize_plane, upsample_ab, working_size
-from graycodec.training.data import find_images, is_validation, load_resized
-from graycodec.upsampling import match_hint_means
-from graycodec.predictor import thumbnail_tensor
+from graycodec.training.data import find_images, is_grayscale, is_validation, load_resized
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -51,14 +49,8 @@ def load_set(name: str, max_images: int | None) -> list[tuple[str, np.ndarray]]:
         paths = sorted((p for p in find_images([SHARED / "photos"]) if is_validation(str(p))),
                        key=lambda p: "/".join(p.parts[-2:]))
         images = [("/".join(p.parts[-2:]), load_resized(p, 256)) for p in paths]
-    images = [(n, rgb) for n, rgb in images if rgb is not None and not _is_gray(rgb)]
+    images = [(n, rgb) for n, rgb in images if rgb is not None and not is_grayscale(rgb)]
     return images[:max_images] if max_images else images
-
-
-def _is_gray(rgb) -> bool:
-    from graycodec.training.data import is_grayscale
-
-    return is_grayscale(rgb)
 
 
 def scores(ref_lab, lstar, ab) -> dict:

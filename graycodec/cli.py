@@ -24,7 +24,7 @@ import click
 
 from . import __version__, batch, codec, imageio, server
 from .container import DEFAULT_MAX_PIXELS
-from .errors import EXIT_FAILED, EXIT_OK, DeviceError, GraycodecError, ImageInputError, ModelError, OutputError
+from .errors import EXIT_FAILED, EXIT_OK, DeviceError, GraycodecError, ModelError
 from .hints import LEVELS, parse_spec
 from .lplane import MAX_ERROR_LIMIT
 

@@ -150,6 +150,5 @@ def readout_with(logits: torch.Tensor, class_weights: torch.Tensor, debias: floa
 
 def annealed_mean(probs: torch.Tensor, temperature: float) -> torch.Tensor:
     """Zhang's annealed mean of a distribution over the bins (N, Q, h, w) → a/b (N, 2, h, w)."""
-    logp = probs.clamp_min(1e-12).log()
-    sharpened = torch.softmax(logp / temperature, dim=1)
-    return torch.einsum("nqhw,qc->nchw", sharpened, bins_tensor(probs.device))
+    no_weights = torch.ones(probs.shape[1], device=probs.device)
+    return readout_with(probs.clamp_min(1e-12).log(), no_weights, 0.0, temperature)
