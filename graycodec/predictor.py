@@ -48,9 +48,11 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 # --- geometry ----------------------------------------------------------------------------
-def working_size(height: int, width: int) -> tuple[int, int]:
-    """Size at which the network runs for an image of ``height`` × ``width`` (never larger)."""
-    scale = min(1.0, WORKING_SHORT_SIDE / min(height, width), WORKING_LONG_SIDE / max(height, width))
+def working_size(height: int, width: int, short_side: int = WORKING_SHORT_SIDE) -> tuple[int, int]:
+    """Size at which the network runs for an image of ``height`` × ``width`` (never larger):
+    short side ``short_side`` (the model's training scale), long side at most 4× that."""
+    long_side = short_side * WORKING_LONG_SIDE // WORKING_SHORT_SIDE
+    scale = min(1.0, short_side / min(height, width), long_side / max(height, width))
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
@@ -104,6 +106,14 @@ def readout_ends(card: dict) -> tuple[tuple[float, float], tuple[float, float]]:
     return fid, viv
 
 
+def working_short_side(card: dict) -> int:
+    """The working short side a model card asks for (``working_short_side``; default 256)."""
+    value = card.get("working_short_side", WORKING_SHORT_SIDE)
+    if not isinstance(value, int) or isinstance(value, bool) or not 16 <= value <= 4096:
+        raise ModelError("model card: 'working_short_side' must be a whole number of pixels in 16..4096")
+    return value
+
+
 # --- the predictor -----------------------------------------------------------------------
 class Predictor:
     """A loaded ColorUNet on a device; ``predict_ab`` is the whole decode-side colour path."""
@@ -114,6 +124,8 @@ class Predictor:
         self.device = device
         self.model_id: str = card.get("model_id", "")
         self.readout_ends = readout_ends(card)
+        # The scale the network was trained at (cache short side); cards before it was recorded: 256.
+        self.working_short_side = working_short_side(card)
 
     @classmethod
     def load(cls, model: str | Path | None = None, device: str = "auto") -> "Predictor":
@@ -163,7 +175,7 @@ class Predictor:
         ``vividness`` (0 = fidelity … 1 = most vivid, see ``colorbins.vividness_params``)
         matters only without hints: with them the colour is the stored one, refined.
         """
-        size = working_size(*lstar.shape)
+        size = working_size(*lstar.shape, self.working_short_side)
         l_work = resize_plane(lstar, size)
         hint, mask = hint_inputs(l_work, hints)
         ab_work = self.predict_working(l_work, hint, mask, vividness)

@@ -240,9 +240,9 @@ def resume_from(path: Path, model, opt, args, workdir: Path, device, ctx) -> tup
 
 
 # --- the run -----------------------------------------------------------------------------
-def validate_step(model, device, val, base, step, best, workdir: Path, log) -> dict:
+def validate_step(model, device, val, base, step, best, workdir: Path, log, short_side: int) -> dict:
     """Validate (rank 0), log, keep the best weights; the updated best record."""
-    res = validate.evaluate(Predictor(model, {}, device), val)
+    res = validate.evaluate(Predictor(model, {"working_short_side": short_side}, device), val)
     score = validate.selection_score(res, base)
     log.write(json.dumps({"step": step, "val": res, "baselines": base, "score": score}) + "\n")
     log.flush()
@@ -339,7 +339,7 @@ def fit(args, ctx: distributed.Dist, device: torch.device, workdir: Path) -> dic
             log.write(json.dumps({"step": step, "loss": loss, "lr": opt.param_groups[0]["lr"],
                                   "images_per_s": ips, "time": time.time()}) + "\n")
             if step % args.val_every == 0 or step == args.steps:
-                best = validate_step(net, device, val, base, step, best, workdir, log)
+                best = validate_step(net, device, val, base, step, best, workdir, log, args.short_side)
             if step % args.ckpt_every == 0 or step == args.steps:
                 save_checkpoint(workdir / "last.ckpt", net, opt, step, best, args)
             log.flush()
@@ -371,7 +371,8 @@ def command_line(args: dict) -> str:
 
 def release(net, args: dict, command: str, best: dict, baselines: dict, **facts) -> Path:
     """Write ``net`` as ``<--out>-<sha8>.safetensors`` with its card; return the path."""
-    card = {"training": {"command": command, "args": args, "best_step": best["step"], **facts},
+    card = {"working_short_side": args["short_side"],  # the network runs at the scale it learnt
+            "training": {"command": command, "args": args, "best_step": best["step"], **facts},
             "validation": {"predictor": best.get("val"), "baselines": baselines}}
     out = Path(args["out"])
     return save_model(net, out.parent, out.name, card)
