@@ -72,7 +72,7 @@ def image_rows(pred: Predictor, untrained: Predictor, rgb: np.ndarray) -> dict:
     lstar = color.plane_to_lstar(color.rgb_to_plane(rgb))
     out = {"original": {"colourfulness": colourfulness(rgb)}}
     out["gray"] = scores(ref_lab, lstar, np.zeros(lstar.shape + (2,), np.float32))
-    l_work = resize_plane(lstar, working_size(*lstar.shape))
+    l_work = resize_plane(lstar, working_size(*lstar.shape, pred.working_short_side))
     hint, mask = hint_inputs(l_work, None)
     logits = pred.model(l_work, hint, mask).logits
     for v in VIVIDNESS:
@@ -123,7 +123,8 @@ def main(argv=None) -> int:
         print(f"eval_colour: {SHARED} is not present", file=sys.stderr)
         return 3
     pred = Predictor.load(args.model, "cpu")
-    untrained = Predictor(ColorUNet(), {}, torch.device("cpu"))
+    # Its own input: an untrained network (zero residual) at the same working size.
+    untrained = Predictor(ColorUNet(), {"working_short_side": pred.working_short_side}, torch.device("cpu"))
     images = load_set(args.set, args.max_images)
     t0 = time.perf_counter()
     per_image = [image_rows(pred, untrained, rgb) for _, rgb in images]

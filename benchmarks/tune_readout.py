@@ -48,7 +48,7 @@ VIVID_RATIO_MIN = 0.85
 def grid_scores(pred: Predictor, rgb: np.ndarray) -> dict:
     ref_lab = color.rgb_to_lab(rgb)
     lstar = color.plane_to_lstar(color.rgb_to_plane(rgb))
-    l_work = resize_plane(lstar, working_size(*lstar.shape))
+    l_work = resize_plane(lstar, working_size(*lstar.shape, pred.working_short_side))
     logits = pred.model(l_work, *hint_inputs(l_work, None)).logits
     out = {}
     for d, t in itertools.product(DEBIAS, TEMPERATURE):

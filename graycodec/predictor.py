@@ -10,9 +10,10 @@
                                                   a/b at working size ◀──────────────────────┘
                                                         ──bilinear──▶ a/b (H×W)
 
-The network runs at a *working size* whose short side is ``WORKING_SHORT_SIDE`` pixels (the
-scale it was trained at; smaller images run at their own size) and whose long side is at
-most ``WORKING_LONG_SIDE`` — so any image, 1×1 to tens of megapixels, costs one bounded
+The network runs at a *working size* whose short side is the model card's
+``working_short_side`` (the cache short side it was trained at; ``WORKING_SHORT_SIDE`` = 256
+for cards that predate the key; smaller images run at their own size) and whose long side is
+at most four times that — so any image, 1×1 to tens of megapixels, costs one bounded
 forward pass: images are downscaled, never tiled. The a/b result is upsampled bilinearly to
 full size (in row strips, to bound memory) and joined to the full-resolution L*: chroma
 needs far less resolution than lightness, which is what lets graycodec drop it.

@@ -27,6 +27,25 @@ def test_working_size(h, w, expect):
     assert working_size(h, w) == expect
 
 
+def test_working_size_follows_the_model_card():
+    """A model trained at short side 128 runs at 128 (long side capped at 4× that)."""
+    assert working_size(512, 768, 128) == (128, 192)
+    assert working_size(10, 100000, 128) == (1, 512)
+    net = ColorUNet()
+    seen = []
+    real_forward = net.forward
+    net.forward = lambda l, h, m: seen.append(tuple(l.shape[-2:])) or real_forward(l, h, m)
+    Predictor(net, {"working_short_side": 128}, torch.device("cpu")).predict_ab(np.full((256, 384), 50, np.float32))
+    Predictor(net, {}, torch.device("cpu")).predict_ab(np.full((512, 768), 50, np.float32))
+    assert seen == [(128, 192), (256, 384)]  # cards without the key: the first models' 256
+
+
+@pytest.mark.parametrize("value", [0, 8, "256", 2.5, True, 100000])
+def test_a_bad_working_size_in_the_card_is_a_model_error(value):
+    with pytest.raises(ModelError, match="working_short_side"):
+        Predictor(ColorUNet(), {"working_short_side": value}, torch.device("cpu"))
+
+
 @pytest.mark.parametrize("h,w", [(1, 1), (1, 300), (300, 1), (37, 53), (600, 900)])
 def test_any_size_works_without_hints(untrained, h, w):
     lstar = np.random.default_rng(0).uniform(0, 100, (h, w)).astype(np.float32)
