@@ -96,7 +96,8 @@ def _streams() -> batch.Streams:
     return batch.Streams(sys.stdin.buffer, sys.stdout.buffer)
 
 
-def run_batch(command: str, jobs: list[batch.Job], work, *, force: bool, as_json: bool, predictor=None) -> int:
+def run_batch(command: str, jobs: list[batch.Job], work, *, force: bool, as_json: bool, predictor=None,
+              workers: int | None = None) -> int:
     """Run the jobs with a progress bar on a terminal; one line per failure; a summary; exit code."""
     from tqdm import tqdm
 
@@ -116,7 +117,7 @@ def run_batch(command: str, jobs: list[batch.Job], work, *, force: bool, as_json
         # a missing model is not about this file: reported without its name
         report_error(None if isinstance(exc, (ModelError, DeviceError)) else job.src, exc)
 
-    report = batch.run_jobs(command, jobs, work, force=force, on_error=on_error, progress=progress)
+    report = batch.run_jobs(command, jobs, work, force=force, on_error=on_error, progress=progress, workers=workers)
     bar.close()
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
@@ -200,6 +201,10 @@ _device = click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
     help="Where the colour model runs.",
 )
+_workers = click.option(
+    "--workers", "-j", type=click.IntRange(min=1), default=None,
+    help="Processes working on the files at once (default: every usable core; 1: this process only). "
+         "Outputs, error lines and the summary are the same for any count.")
 _model = click.option("--model", type=click.Path(dir_okay=False), default=None,
                       help="Weight file to use instead of the shipped model.")
 
@@ -227,10 +232,11 @@ def _check_hints(ctx, param, value):
                    "or the --quality's).")
 @click.option("--strip-metadata", is_flag=True, help="Do not store the ICC profile and EXIF.")
 @_max_pixels
+@_workers
 @_force
 @_json
 @_guarded
-def encode(inputs, output, quality, lossless, hints, max_error, strip_metadata, max_pixels, force, as_json):
+def encode(inputs, output, quality, lossless, hints, max_error, strip_metadata, max_pixels, workers, force, as_json):
     """Encode images (files, folders, or '-' for stdin) into .gcz files."""
     _check_json_stdout(as_json, output, inputs)
     if lossless and max_error:
@@ -240,7 +246,7 @@ def encode(inputs, output, quality, lossless, hints, max_error, strip_metadata, 
                 default_dest=lambda p: p.with_suffix(GCZ_SUFFIX))
     work = batch.encode_work(_streams(), force=force, max_pixels=max_pixels, hints=hints, max_error=max_error,
                              keep_metadata=not strip_metadata, **batch.encode_options(quality=quality))
-    return run_batch("encode", jobs, work, force=force, as_json=as_json)
+    return run_batch("encode", jobs, work, force=force, as_json=as_json, workers=workers)
 
 
 @cli.command()
@@ -255,10 +261,11 @@ def encode(inputs, output, quality, lossless, hints, max_error, strip_metadata, 
 @_device
 @_model
 @_max_pixels
+@_workers
 @_force
 @_json
 @_guarded
-def decode(inputs, output, gray, vividness, device, model, max_pixels, force, as_json):
+def decode(inputs, output, gray, vividness, device, model, max_pixels, workers, force, as_json):
     """Decode .gcz files to colour images (or the stored lightness with --gray)."""
     _check_json_stdout(as_json, output, inputs)
     jobs = plan(inputs, output, suffixes=(GCZ_SUFFIX,), out_suffix=".png",
@@ -268,7 +275,7 @@ def decode(inputs, output, gray, vividness, device, model, max_pixels, force, as
     predictor = None if gray else batch.LazyPredictor(model, device)
     work = batch.decode_work(_streams(), force=force, max_pixels=max_pixels, gray=gray, predictor=predictor,
                              vividness=vividness)
-    return run_batch("decode", jobs, work, force=force, as_json=as_json, predictor=predictor)
+    return run_batch("decode", jobs, work, force=force, as_json=as_json, predictor=predictor, workers=workers)
 
 
 @cli.command()
@@ -281,10 +288,11 @@ def decode(inputs, output, gray, vividness, device, model, max_pixels, force, as
 @_device
 @_model
 @_max_pixels
+@_workers
 @_force
 @_json
 @_guarded
-def colorize(inputs, output, vividness, device, model, max_pixels, force, as_json):
+def colorize(inputs, output, vividness, device, model, max_pixels, workers, force, as_json):
     """Colorize any images (old black-and-white photos) from their lightness alone."""
     _check_json_stdout(as_json, output, inputs)
     jobs = plan(inputs, output, suffixes=imageio.IMAGE_EXTENSIONS, out_suffix=".png",
@@ -293,7 +301,7 @@ def colorize(inputs, output, vividness, device, model, max_pixels, force, as_jso
     predictor = batch.LazyPredictor(model, device)
     work = batch.colorize_work(_streams(), force=force, max_pixels=max_pixels, predictor=predictor,
                                vividness=vividness)
-    return run_batch("colorize", jobs, work, force=force, as_json=as_json, predictor=predictor)
+    return run_batch("colorize", jobs, work, force=force, as_json=as_json, predictor=predictor, workers=workers)
 
 
 @cli.command()
