@@ -268,7 +268,8 @@ def error_code(exc: BaseException) -> int:
 
 def run_jobs(command: str, jobs: list[Job], work: Callable[[Job], dict], *, force: bool = False,
              on_error: Callable[[Job, BaseException], None] | None = None,
-             progress: Callable[[int, int, str], None] | None = None, workers: int | None = 1) -> BatchReport:
+             progress: Callable[[int, int, str], None] | None = None, workers: int | None = 1,
+             batch_size: int = 1) -> BatchReport:
     """Run ``work(job) -> figures`` on each job, one bad file never stopping the others.
 
     ``on_error(job, exc)`` hears each failure, ``progress(done, total, src)`` follows each job,
@@ -280,11 +281,21 @@ def run_jobs(command: str, jobs: list[Job], work: Callable[[Job], dict], *, forc
     jobs run in worker processes (graycodec/workers.py) and the report, the order of the calls
     and the files written are those of one worker. Batches of one file, stdin/stdout, and other
     ``work`` (a plain function, a predictor object of the caller's) run in this process.
+
+    ``batch_size`` > 1 (colour ``decode`` / ``colorize``, for a GPU): this process runs the
+    network on batches of that many images, ``workers`` threads reading and writing the files
+    around it (graycodec/pipeline.py).
     """
     n = min(workers or default_workers(), len(jobs))
     spec = getattr(work, "spec", None)
     claimed: set = set()
-    if n > 1 and spec is not None and not any(STDIO in (j.src, j.dest) for j in jobs):
+    plain_files = not any(STDIO in (j.src, j.dest) for j in jobs)
+    if batch_size > 1 and spec is not None and spec.needs_model and plain_files:
+        from . import pipeline
+
+        outcomes = pipeline.run_pipeline(jobs, spec, lambda job: prepare_output(job, force, claimed),
+                                         batch_size=batch_size, threads=workers or default_workers())
+    elif n > 1 and spec is not None and plain_files:
         from . import workers as workers_mod
 
         outcomes = workers_mod.run_pool(jobs, spec, n, lambda job: prepare_output(job, force, claimed),
@@ -369,6 +380,9 @@ class LazyPredictor:
     def predict_ab(self, lstar, hints, vividness=0.0):
         return self.get().predict_ab(lstar, hints, vividness)
 
+    def predict_ab_batch(self, lstars, hints, vividness=0.0):
+        return self.get().predict_ab_batch(lstars, hints, vividness)
+
 
 # --- the three jobs ---------------------------------------------------------------------------
 def encode_options(quality=None, **options) -> dict:
@@ -446,9 +460,11 @@ class WorkSpec:
     def needs_model(self) -> bool:
         return self.model is not None
 
-    def build(self, streams: Streams | None = None) -> Callable[[Job], dict]:
+    def build(self, streams: Streams | None = None, predictor=None) -> Callable[[Job], dict]:
+        """The job body; ``predictor``: the process's model if it has one already."""
         streams = streams or Streams()
-        predictor = LazyPredictor(*self.model) if self.model is not None else None
+        if predictor is None and self.model is not None:
+            predictor = LazyPredictor(*self.model)
         if self.kind == "encode":
             return encode_work(streams, **self.options)
         if self.kind == "decode":

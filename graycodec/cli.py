@@ -97,7 +97,7 @@ def _streams() -> batch.Streams:
 
 
 def run_batch(command: str, jobs: list[batch.Job], work, *, force: bool, as_json: bool, predictor=None,
-              workers: int | None = None) -> int:
+              workers: int | None = None, batch_size: int = 1) -> int:
     """Run the jobs with a progress bar on a terminal; one line per failure; a summary; exit code."""
     from tqdm import tqdm
 
@@ -117,7 +117,8 @@ def run_batch(command: str, jobs: list[batch.Job], work, *, force: bool, as_json
         # a missing model is not about this file: reported without its name
         report_error(None if isinstance(exc, (ModelError, DeviceError)) else job.src, exc)
 
-    report = batch.run_jobs(command, jobs, work, force=force, on_error=on_error, progress=progress, workers=workers)
+    report = batch.run_jobs(command, jobs, work, force=force, on_error=on_error, progress=progress, workers=workers,
+                            batch_size=batch_size)
     bar.close()
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
@@ -205,6 +206,25 @@ _workers = click.option(
     "--workers", "-j", type=click.IntRange(min=1), default=None,
     help="Processes working on the files at once (default: every usable core; 1: this process only). "
          "Outputs, error lines and the summary are the same for any count.")
+_batch_size = click.option(
+    "--batch-size", type=click.IntRange(min=1), default=None,
+    help="Images per pass of the colour network: > 1 runs the GPU pipeline (one process drives the "
+         "device, --workers threads read and write). Default: 16 on CUDA, 1 (per image) on the CPU.")
+GPU_BATCH_SIZE = 16
+
+
+def resolve_batch_size(batch_size: int | None, device: str) -> int:
+    """--batch-size, or its default: GPU_BATCH_SIZE when the model runs on CUDA, else 1. torch is
+    imported for that question only where an NVIDIA driver is present."""
+    if batch_size is not None:
+        return batch_size
+    if device == "cpu" or (device == "auto" and not os.path.exists("/dev/nvidiactl")):
+        return 1
+    from .predictor import resolve_device
+
+    return GPU_BATCH_SIZE if resolve_device(device).type == "cuda" else 1
+
+
 _model = click.option("--model", type=click.Path(dir_okay=False), default=None,
                       help="Weight file to use instead of the shipped model.")
 
@@ -262,10 +282,11 @@ def encode(inputs, output, quality, lossless, hints, max_error, strip_metadata, 
 @_model
 @_max_pixels
 @_workers
+@_batch_size
 @_force
 @_json
 @_guarded
-def decode(inputs, output, gray, vividness, device, model, max_pixels, workers, force, as_json):
+def decode(inputs, output, gray, vividness, device, model, max_pixels, workers, batch_size, force, as_json):
     """Decode .gcz files to colour images (or the stored lightness with --gray)."""
     _check_json_stdout(as_json, output, inputs)
     jobs = plan(inputs, output, suffixes=(GCZ_SUFFIX,), out_suffix=".png",
@@ -275,7 +296,8 @@ def decode(inputs, output, gray, vividness, device, model, max_pixels, workers, 
     predictor = None if gray else batch.LazyPredictor(model, device)
     work = batch.decode_work(_streams(), force=force, max_pixels=max_pixels, gray=gray, predictor=predictor,
                              vividness=vividness)
-    return run_batch("decode", jobs, work, force=force, as_json=as_json, predictor=predictor, workers=workers)
+    return run_batch("decode", jobs, work, force=force, as_json=as_json, predictor=predictor, workers=workers,
+                     batch_size=1 if gray else resolve_batch_size(batch_size, device))
 
 
 @cli.command()
@@ -289,10 +311,11 @@ def decode(inputs, output, gray, vividness, device, model, max_pixels, workers, 
 @_model
 @_max_pixels
 @_workers
+@_batch_size
 @_force
 @_json
 @_guarded
-def colorize(inputs, output, vividness, device, model, max_pixels, workers, force, as_json):
+def colorize(inputs, output, vividness, device, model, max_pixels, workers, batch_size, force, as_json):
     """Colorize any images (old black-and-white photos) from their lightness alone."""
     _check_json_stdout(as_json, output, inputs)
     jobs = plan(inputs, output, suffixes=imageio.IMAGE_EXTENSIONS, out_suffix=".png",
@@ -301,7 +324,8 @@ def colorize(inputs, output, vividness, device, model, max_pixels, workers, forc
     predictor = batch.LazyPredictor(model, device)
     work = batch.colorize_work(_streams(), force=force, max_pixels=max_pixels, predictor=predictor,
                                vividness=vividness)
-    return run_batch("colorize", jobs, work, force=force, as_json=as_json, predictor=predictor, workers=workers)
+    return run_batch("colorize", jobs, work, force=force, as_json=as_json, predictor=predictor, workers=workers,
+                     batch_size=resolve_batch_size(batch_size, device))
 
 
 @cli.command()
