@@ -302,11 +302,18 @@ def run_jobs(command: str, jobs: list[Job], work: Callable[[Job], dict], *, forc
                                         fatal_types=FATAL_ERRORS)
     else:
         outcomes = ((k, _run_here(job, work, force, claimed)) for k, job in enumerate(jobs))
+    return collect(command, jobs, outcomes, on_error=on_error, progress=progress)
+
+
+def collect(command: str, jobs: list[Job], outcomes, *, on_error=None, progress=None) -> BatchReport:
+    """The report of ``(index, workers.Outcome)`` pairs in job order, from any engine (this
+    process, worker processes, the GPU pipeline, a Dask cluster): warnings heard elsewhere told
+    here, ``on_error`` / ``progress`` called, stopped at the first batch-stopping error."""
     results, fatal = [], False
     try:
         for k, out in outcomes:
             job = jobs[k]
-            for category, message in out.warnings:  # heard in a worker: told here, in job order
+            for category, message in out.warnings:  # heard elsewhere: told here, in job order
                 warnings.warn(message, category, stacklevel=2)
             if out.ok:
                 result = JobResult(job, True, out.figures, seconds=out.seconds)

@@ -97,7 +97,7 @@ def _streams() -> batch.Streams:
 
 
 def run_batch(command: str, jobs: list[batch.Job], work, *, force: bool, as_json: bool, predictor=None,
-              workers: int | None = None, batch_size: int = 1) -> int:
+              workers: int | None = None, batch_size: int = 1, runner=None) -> int:
     """Run the jobs with a progress bar on a terminal; one line per failure; a summary; exit code."""
     from tqdm import tqdm
 
@@ -117,8 +117,11 @@ def run_batch(command: str, jobs: list[batch.Job], work, *, force: bool, as_json
         # a missing model is not about this file: reported without its name
         report_error(None if isinstance(exc, (ModelError, DeviceError)) else job.src, exc)
 
-    report = batch.run_jobs(command, jobs, work, force=force, on_error=on_error, progress=progress, workers=workers,
-                            batch_size=batch_size)
+    if runner is None:
+        report = batch.run_jobs(command, jobs, work, force=force, on_error=on_error, progress=progress,
+                                workers=workers, batch_size=batch_size)
+    else:  # another engine (the Dask cluster): runner(on_error, progress) -> BatchReport
+        report = runner(on_error, progress)
     bar.close()
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
@@ -444,6 +447,103 @@ def survey_score(folder, answers, as_json):
     result = survey_mod.score(folder, answers)
     click.echo(json.dumps(result, indent=2) if as_json else survey_mod.format_report(result))
     return EXIT_OK
+
+
+# --- the same batch on a Dask cluster (graycodec/cluster.py; pip install 'graycodec[cluster]') -------
+@cli.group()
+def cluster():
+    """Run encode / decode / colorize on a Dask cluster (the 'cluster' extra)."""
+
+
+_scheduler = click.option("--scheduler", default=None, metavar="ADDRESS",
+                          help="Dask scheduler to use (e.g. tcp://host:8786). Default: a local cluster.")
+_local = click.option("--local", "local", type=click.IntRange(min=1), default=None, metavar="N",
+                      help="Without --scheduler: worker processes of the local cluster (default: every usable core).")
+_cluster_out = click.option("-o", "--output", required=True,
+                            help="Output folder (a path, file:// or another fsspec URL every worker can write).")
+
+
+def _on_cluster(command: str, inputs, output, work, *, suffixes, out_suffix, scheduler, local, force, as_json):
+    from . import cluster as cluster_mod
+
+    try:
+        jobs = cluster_mod.plan(inputs, output, suffixes=suffixes, out_suffix=out_suffix, warn=_warn)
+        client = cluster_mod.connect(scheduler, local)
+    except batch.UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        return run_batch(command, jobs, None, force=force, as_json=as_json, runner=lambda on_error, progress:
+                         cluster_mod.run(command, jobs, work.spec, client=client, force=force, on_error=on_error,
+                                         progress=progress))
+    finally:
+        client.close()
+        getattr(client, "close_cluster", lambda: None)()
+
+
+@cluster.command("encode")
+@click.argument("inputs", nargs=-1, required=True)
+@_cluster_out
+@click.option("--quality", type=click.IntRange(0, 100), default=None, help="As `graycodec encode --quality`.")
+@click.option("--hints", callback=_check_hints, default=None, help="As `graycodec encode --hints`.")
+@click.option("--max-error", type=click.IntRange(0, MAX_ERROR_LIMIT), default=None, help="As `graycodec encode`.")
+@click.option("--strip-metadata", is_flag=True, help="Do not store the ICC profile and EXIF.")
+@_scheduler
+@_local
+@_max_pixels
+@_force
+@_json
+@_guarded
+def cluster_encode(inputs, output, quality, hints, max_error, strip_metadata, scheduler, local, max_pixels, force,
+                   as_json):
+    """Encode images (folders, files, URIs) into .gcz files on a Dask cluster."""
+    work = batch.encode_work(batch.Streams(), force=force, max_pixels=max_pixels, hints=hints, max_error=max_error,
+                             keep_metadata=not strip_metadata, **batch.encode_options(quality=quality))
+    return _on_cluster("encode", inputs, output, work, suffixes=imageio.IMAGE_EXTENSIONS, out_suffix=GCZ_SUFFIX,
+                       scheduler=scheduler, local=local, force=force, as_json=as_json)
+
+
+@cluster.command("decode")
+@click.argument("inputs", nargs=-1, required=True)
+@_cluster_out
+@click.option("--gray/--color", "gray", default=None, help="As `graycodec decode --gray/--color`.")
+@click.option("--vividness", type=click.FloatRange(0.0, 1.0), default=codec.DECODE_VIVIDNESS, show_default=True,
+              help="As `graycodec decode --vividness`.")
+@_device
+@_model
+@_scheduler
+@_local
+@_max_pixels
+@_force
+@_json
+@_guarded
+def cluster_decode(inputs, output, gray, vividness, device, model, scheduler, local, max_pixels, force, as_json):
+    """Decode .gcz files (folders, files, URIs) to PNG on a Dask cluster."""
+    predictor = None if gray else batch.LazyPredictor(model, device)  # never loaded here: a recipe for the workers
+    work = batch.decode_work(batch.Streams(), force=force, max_pixels=max_pixels, gray=gray, predictor=predictor,
+                             vividness=vividness)
+    return _on_cluster("decode", inputs, output, work, suffixes=(GCZ_SUFFIX,), out_suffix=".png",
+                       scheduler=scheduler, local=local, force=force, as_json=as_json)
+
+
+@cluster.command("colorize")
+@click.argument("inputs", nargs=-1, required=True)
+@_cluster_out
+@click.option("--vividness", type=click.FloatRange(0.0, 1.0), default=codec.COLORIZE_VIVIDNESS, show_default=True,
+              help="As `graycodec colorize --vividness`.")
+@_device
+@_model
+@_scheduler
+@_local
+@_max_pixels
+@_force
+@_json
+@_guarded
+def cluster_colorize(inputs, output, vividness, device, model, scheduler, local, max_pixels, force, as_json):
+    """Colorize images (folders, files, URIs) to PNG on a Dask cluster."""
+    work = batch.colorize_work(batch.Streams(), force=force, max_pixels=max_pixels,
+                               predictor=batch.LazyPredictor(model, device), vividness=vividness)
+    return _on_cluster("colorize", inputs, output, work, suffixes=imageio.IMAGE_EXTENSIONS, out_suffix=".png",
+                       scheduler=scheduler, local=local, force=force, as_json=as_json)
 
 
 # --- delegated commands -----------------------------------------------------------------------
