@@ -41,17 +41,6 @@ def _records(r, out: Path) -> list:
     return [summary] + records
 
 
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    """An untrained ColorUNet saved as a weight file, for worker processes to load (--model)."""
-    import torch
-
-    from graycodec.model import ColorUNet, save_model
-
-    torch.manual_seed(16)
-    return save_model(ColorUNet(), tmp_path_factory.mktemp("model"), "untrained", {})
-
-
 def test_encode_and_gray_decode_with_two_workers_equal_one(cli_run, tmp_path):
     src = _images(tmp_path / "in")
     runs = {}
@@ -82,16 +71,17 @@ def test_a_killed_worker_fails_only_its_file(cli_run, tmp_path, monkeypatch):
     assert "encode: 5 files, 4 ok, 1 failed" in r.stderr
 
 
-def test_colour_decode_with_workers_is_byte_identical_and_no_model_stops_alike(cli_run, tmp_path, model_file):
+def test_colour_decode_with_workers_is_byte_identical_and_no_model_stops_alike(cli_run, tmp_path):
+    """With the shipped model (what a worker process finds by itself)."""
     gcz = tmp_path / "gcz"
     gcz.mkdir()
-    for k, (h, w) in enumerate([(24, 32), (32, 24), (20, 20)]):
+    for k, (h, w) in enumerate([(24, 32), (32, 24)]):
         (gcz / f"c{k}.gcz").write_bytes(codec.encode(random_rgb(h, w, seed=k), hints="medium" if k == 1 else None))
     out = {w: tmp_path / f"colour{w}" for w in (1, 2)}
     for w, o in out.items():
-        r = cli_run("decode", gcz, "-o", o, "--color", "--model", model_file, "--device", "cpu", "--workers", w)
+        r = cli_run("decode", gcz, "-o", o, "--color", "--device", "cpu", "--workers", w)
         assert r.exit_code == 0, r.stderr
-    assert len(_files(out[1])) == 3 and _files(out[1]) == _files(out[2])
+    assert len(_files(out[1])) == 2 and _files(out[1]) == _files(out[2])
     missing = tmp_path / "missing.safetensors"
     stderr = {}
     for w in (1, 2):
@@ -101,7 +91,7 @@ def test_colour_decode_with_workers_is_byte_identical_and_no_model_stops_alike(c
     assert stderr[1] == stderr[2] and "stopped: no usable model" in stderr[1]
 
 
-def test_batched_pipeline_equals_per_image_within_one_level(tmp_path, model_file):
+def test_batched_pipeline_equals_per_image_within_one_level(tmp_path):
     gcz = tmp_path / "gcz"
     gcz.mkdir()
     sizes = [(24, 32), (32, 24), (24, 32), (48, 64), (20, 20)]
@@ -113,7 +103,7 @@ def test_batched_pipeline_equals_per_image_within_one_level(tmp_path, model_file
         out = tmp_path / f"bs{bs}"
         jobs = batch.plan_jobs([str(gcz)], str(out), suffixes=(".gcz",), out_suffix=".png", default_dest=lambda p: p)
         work = batch.decode_work(batch.Streams(), force=False, max_pixels=None, gray=False, vividness=0.0,
-                                 predictor=batch.LazyPredictor(str(model_file), "cpu"))
+                                 predictor=batch.LazyPredictor(None, "cpu"))  # the shipped model
         report = batch.run_jobs("decode", jobs, work, workers=1, batch_size=bs)
         assert [Path(r.job.src).name for r in report.failed] == ["damaged.gcz"] and len(report.results) == 6
         outputs[bs] = (report, out)
