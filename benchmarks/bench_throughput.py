@@ -60,8 +60,8 @@ def source_images() -> list[tuple[str, Image.Image]]:
 
 
 def graycodec_cmd() -> list[str]:
-    exe = shutil.which("graycodec")
-    return [exe] if exe else [sys.executable, "-m", "graycodec"]
+    """The command of this interpreter's graycodec (not whichever is first on PATH)."""
+    return [sys.executable, "-m", "graycodec"]
 
 
 def timed(args: list, repeat: int) -> float:

@@ -105,26 +105,20 @@ def _portable_warning(w: warnings.WarningMessage) -> tuple:
 
 
 def limit_threads(threads: int) -> None:
-    """The lightness coder's thread pool and torch (if and when it loads) use ``threads``."""
+    """The lightness coder's thread pool and torch use ``threads``. torch is not imported yet in
+    a fresh worker (only a colour file imports it): it reads OMP_NUM_THREADS then, for its
+    intra- and inter-op pools alike."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)  # torch not imported yet in a fresh worker: read at import
+        os.environ[var] = str(threads)
     from .lplane import strips
 
     strips.set_num_threads(threads)
-
-
-def _set_torch_threads(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 def _worker_main(conn, spec, threads: int) -> None:
     """A worker's life: build the job body once, then code the jobs the parent sends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     limit_threads(threads)
-    if spec.needs_model:
-        _set_torch_threads(threads)
     work = spec.build()
     kill_on = os.environ.get(TEST_KILL_ENV)
     while True:
@@ -184,8 +178,12 @@ class _Worker:
 
 
 def _stop(pool: list[_Worker]) -> None:
-    """End every worker: a polite None, then terminate what has not ended."""
+    """End every worker: idle ones are told to (None), busy ones (an early end: a batch-stopping
+    error, Ctrl-C) are killed, and whatever has not ended after JOIN_TIMEOUT_S too."""
     for w in pool:
+        if w.index is not None:
+            w.proc.kill()
+            continue
         try:
             w.conn.send(None)
         except OSError:
