@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 
 from . import batch, container
 from .errors import OutputError
-from .workers import Outcome, WorkerDiedError, run_work
+from .workers import Outcome, WorkerDiedError, limit_threads, run_work, threads_per_worker
 
 CLUSTER_HINT = "the cluster commands need the extra: pip install 'graycodec[cluster]'"
 
@@ -119,22 +119,27 @@ def _uri_jobs(uri: str, output: str, suffixes, out_suffix: str, warn) -> list[ba
 
 # --- on the workers ------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=8)
-def _body(spec_key: bytes):
-    """The job body of a spec, built once per worker process (its model loaded lazily, once)."""
+def _body(spec_key: bytes, threads: int | None):
+    """The job body of a spec, built once per worker process (its model loaded lazily, once);
+    ``threads`` for the lightness coder and torch (None: the worker machine's defaults)."""
     import pickle
 
+    if threads:
+        limit_threads(threads)
     return pickle.loads(spec_key).build(FsspecStreams())
 
 
-def run_one(spec_key: bytes, job: batch.Job) -> Outcome:
+def run_one(spec_key: bytes, job: batch.Job, threads: int | None = None) -> Outcome:
     """One file on a Dask worker: the local command's job body, its error caught."""
-    return run_work(_body(spec_key), job)
+    return run_work(_body(spec_key, threads), job)
 
 
 # --- on the client -------------------------------------------------------------------------------
 def connect(scheduler: str | None = None, local: int | None = None):
     """A Dask client: to ``scheduler`` (an address such as tcp://host:8786), else to a new local
-    cluster of ``local`` worker processes (default: the usable cores) of one thread each."""
+    cluster of ``local`` worker processes (default: the usable cores) of one thread each, whose
+    lightness coder and torch get cores // local threads (on a remote cluster: each machine's
+    defaults; run one single-threaded Dask worker per core there, or set OMP_NUM_THREADS)."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -149,6 +154,7 @@ def connect(scheduler: str | None = None, local: int | None = None):
                            dashboard_address=None, silence_logs=logging.ERROR)
     client = Client(cluster)
     client.close_cluster = cluster.close
+    client.graycodec_threads = threads_per_worker(local or default_workers())  # workers × threads ≤ cores
     return client
 
 
@@ -165,7 +171,8 @@ def outcomes(client, jobs: list[batch.Job], spec, prepare):
         except Exception as exc:  # noqa: BLE001 - that file's error
             ready[k] = Outcome(False, error=exc)
             continue
-        futures[k] = client.submit(run_one, key, job, pure=False, key=f"graycodec-{k}-{os.urandom(4).hex()}")
+        futures[k] = client.submit(run_one, key, job, getattr(client, "graycodec_threads", None), pure=False,
+                                   key=f"graycodec-{k}-{os.urandom(4).hex()}")
     try:
         for k in range(len(jobs)):
             if k in ready:

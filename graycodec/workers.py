@@ -13,9 +13,12 @@ crash in native code) fails exactly the file it held. That file is tried once mo
 worker, alone; if it kills that one too it fails with one line (``WorkerDiedError``), and every
 other file completes. ProcessPoolExecutor only says "the pool broke", for all pending files.
 
-Processes are *spawned*, not forked: a forked child of a process whose torch (OpenMP) or numba
-thread pools have run can deadlock, and spawning costs ~1 s a worker here (imports, the numba
-kernels loaded from their on-disk cache), once per batch. Each worker gets
+Processes are forked while the parent has neither torch nor other threads (the command line:
+its own process never runs the model), else spawned (a forked child of a process whose torch
+(OpenMP) or thread pools have run can deadlock): see :func:`start_method`. A worker costs
+~0.3 s forked (the compiled lightness coder loaded from numba's on-disk cache), over 1 s
+spawned (a fresh interpreter's imports too), once per batch, plus, for colour, torch's import
+and the model load. Each worker gets
 ``threads = max(1, cores // workers)`` for the lightness coder's thread pool and for torch, so
 workers × threads never oversubscribes the cores.
 
@@ -149,6 +152,26 @@ def run_work(work, job) -> Outcome:
 
 
 # --- the parent's side -----------------------------------------------------------------------
+FORK_SAFE_THREADS = ("tqdm_monitor", "lplane")  # idle daemons / reset at fork (lplane.strips)
+
+
+def start_method() -> str:
+    """"fork" while this process has not imported torch and runs no threads but known harmless
+    ones (the command line's case: its own process never runs the model), else "spawn". A
+    forked worker starts in ~0.3 s here (loading the compiled lightness coder), a spawned one
+    in over 1 s (a fresh interpreter that imports the command line first); forking a process
+    whose torch (OpenMP) or other thread pools have run can deadlock the child, so that spawns."""
+    import sys
+    import threading
+
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    if "fork" in multiprocessing.get_all_start_methods() and "torch" not in sys.modules \
+            and all(t.name.startswith(FORK_SAFE_THREADS) for t in others):
+        return "fork"
+    return "spawn"
+
+
+
 class _Worker:
     def __init__(self, ctx, spec, threads: int):
         self.conn, child = ctx.Pipe()
@@ -205,7 +228,7 @@ def run_pool(jobs: list, spec, workers: int, prepare, fatal_types=()):
     one of ``fatal_types`` no later job is handed out, and the outcomes end with that one (the
     caller stops there). Closing the generator ends the workers.
     """
-    ctx = multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context(start_method())
     threads = threads_per_worker(workers)
     pending = deque(range(len(jobs)))
     attempts = [0] * len(jobs)
