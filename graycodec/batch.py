@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Sequence
 from . import codec, container, imageio
 from .errors import (EXIT_FAILED, EXIT_OK, EXIT_USAGE, DeviceError, FormatError, GraycodecError, ImageInputError,
                      ModelError, OutputError)
-from .workers import Outcome
+from .workers import Outcome, default_workers  # noqa: F401 (default_workers: re-exported)
 
 STDIO = "-"
 GCZ_SUFFIX = ".gcz"
@@ -347,13 +347,6 @@ def _run_here(job: Job, work, force: bool, claimed: set):
         out = Outcome(False, error=exc)
     out.seconds = time.perf_counter() - start
     return out
-
-
-def default_workers() -> int:
-    """``--workers`` by default: every core this process may use."""
-    from .workers import default_workers as cores
-
-    return cores()
 
 
 # --- the model, loaded once ---------------------------------------------------------------------
