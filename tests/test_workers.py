@@ -138,3 +138,27 @@ def test_cluster_job_equals_the_cli(cli_run, tmp_path):
     assert _errors(rc) == _errors(r) and len(_errors(r)) == 1
     assert _files(tmp_path / "dask") == _files(tmp_path / "cli") and len(_files(tmp_path / "cli")) == 5
     assert "encode: 6 files, 5 ok, 1 failed" in rc.stderr
+
+
+def test_workers_times_threads_never_exceed_the_cores(monkeypatch):
+    from graycodec import workers
+
+    monkeypatch.setattr(workers.os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    assert workers.default_workers() == 8
+    for n in (1, 2, 3, 8, 16):
+        assert n * workers.threads_per_worker(n) <= max(8, n) and workers.threads_per_worker(n) >= 1
+    assert workers.threads_per_worker(1) == 8 and workers.threads_per_worker(3) == 2
+
+
+def test_an_error_that_cannot_travel_comes_back_as_one_line():
+    import pickle
+
+    from graycodec.errors import OutputError
+    from graycodec.workers import RemoteError, portable
+
+    class Local(Exception):  # defined here: not picklable by reference
+        pass
+
+    assert isinstance(portable(OutputError("output x exists")), OutputError)  # travels as itself
+    err = pickle.loads(pickle.dumps(portable(Local("kaboom"))))
+    assert isinstance(err, RemoteError) and str(err) == "unexpected Local: kaboom" and err.exit_code == 1
