@@ -18,6 +18,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -25,6 +26,7 @@ from typing import Callable, Iterable, Sequence
 from . import codec, container, imageio
 from .errors import (EXIT_FAILED, EXIT_OK, EXIT_USAGE, DeviceError, FormatError, GraycodecError, ImageInputError,
                      ModelError, OutputError)
+from .workers import Outcome, default_workers  # noqa: F401 (default_workers: re-exported)
 
 STDIO = "-"
 GCZ_SUFFIX = ".gcz"
@@ -266,31 +268,85 @@ def error_code(exc: BaseException) -> int:
 
 def run_jobs(command: str, jobs: list[Job], work: Callable[[Job], dict], *, force: bool = False,
              on_error: Callable[[Job, BaseException], None] | None = None,
-             progress: Callable[[int, int, str], None] | None = None) -> BatchReport:
+             progress: Callable[[int, int, str], None] | None = None, workers: int | None = 1,
+             batch_size: int = 1) -> BatchReport:
     """Run ``work(job) -> figures`` on each job, one bad file never stopping the others.
 
-    ``on_error(job, exc)`` hears each failure as it happens; ``progress(done, total, src)``
-    follows each job. A ModelError or DeviceError stops the batch: every later file would fail
+    ``on_error(job, exc)`` hears each failure, ``progress(done, total, src)`` follows each job,
+    both in job order. A ModelError or DeviceError stops the batch: every later file would fail
     the same way.
+
+    ``workers``: processes (None: all usable cores). With more than one, and a ``work`` made by
+    ``encode_work`` / ``decode_work`` / ``colorize_work`` (it carries a :class:`WorkSpec`), the
+    jobs run in worker processes (graycodec/workers.py) and the report, the order of the calls
+    and the files written are those of one worker. Batches of one file, stdin/stdout, and other
+    ``work`` (a plain function, a predictor object of the caller's) run in this process.
+
+    ``batch_size`` > 1 (colour ``decode`` / ``colorize``, for a GPU): this process runs the
+    network on batches of that many images, ``workers`` threads reading and writing the files
+    around it (graycodec/pipeline.py).
     """
-    results, claimed, fatal = [], set(), False
-    for k, job in enumerate(jobs):
-        start = time.perf_counter()
-        try:
-            prepare_output(job, force, claimed)
-            result = JobResult(job, True, work(job))
-        except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
-            result = JobResult(job, False, error=exc, exit_code=error_code(exc))
-            fatal = isinstance(exc, (ModelError, DeviceError))
-            if on_error:
-                on_error(job, exc)
-        result.seconds = time.perf_counter() - start
-        results.append(result)
-        if progress:
-            progress(k + 1, len(jobs), job.src)
-        if fatal:
-            break
+    n = min(workers or default_workers(), len(jobs))
+    spec = getattr(work, "spec", None)
+    claimed: set = set()
+    plain_files = not any(STDIO in (j.src, j.dest) for j in jobs)
+    if batch_size > 1 and spec is not None and spec.needs_model and plain_files:
+        from . import pipeline
+
+        outcomes = pipeline.run_pipeline(jobs, spec, lambda job: prepare_output(job, force, claimed),
+                                         batch_size=batch_size, threads=workers or default_workers())
+    elif n > 1 and spec is not None and plain_files:
+        from . import workers as workers_mod
+
+        outcomes = workers_mod.run_pool(jobs, spec, n, lambda job: prepare_output(job, force, claimed),
+                                        fatal_types=FATAL_ERRORS)
+    else:
+        outcomes = ((k, _run_here(job, work, force, claimed)) for k, job in enumerate(jobs))
+    return collect(command, jobs, outcomes, on_error=on_error, progress=progress)
+
+
+def collect(command: str, jobs: list[Job], outcomes, *, on_error=None, progress=None) -> BatchReport:
+    """The report of ``(index, workers.Outcome)`` pairs in job order, from any engine (this
+    process, worker processes, the GPU pipeline, a Dask cluster): warnings heard elsewhere told
+    here, ``on_error`` / ``progress`` called, stopped at the first batch-stopping error."""
+    results, fatal = [], False
+    try:
+        for k, out in outcomes:
+            job = jobs[k]
+            for category, message in out.warnings:  # heard elsewhere: told here, in job order
+                warnings.warn(message, category, stacklevel=2)
+            if out.ok:
+                result = JobResult(job, True, out.figures, seconds=out.seconds)
+            else:
+                result = JobResult(job, False, error=out.error, exit_code=error_code(out.error), seconds=out.seconds)
+                fatal = isinstance(out.error, FATAL_ERRORS)
+                if on_error:
+                    on_error(job, out.error)
+            results.append(result)
+            if progress:
+                progress(k + 1, len(jobs), job.src)
+            if fatal:
+                break
+    finally:
+        close = getattr(outcomes, "close", None)
+        if close:
+            close()
     return BatchReport(command, jobs, results, fatal)
+
+
+FATAL_ERRORS = (ModelError, DeviceError)  # stop the batch: every later file would fail the same way
+
+
+def _run_here(job: Job, work, force: bool, claimed: set):
+    """One job in this process (warnings go out as they happen)."""
+    start = time.perf_counter()
+    try:
+        prepare_output(job, force, claimed)
+        out = Outcome(True, work(job))
+    except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
+        out = Outcome(False, error=exc)
+    out.seconds = time.perf_counter() - start
+    return out
 
 
 # --- the model, loaded once ---------------------------------------------------------------------
@@ -324,6 +380,9 @@ class LazyPredictor:
     def predict_ab(self, lstar, hints, vividness=0.0):
         return self.get().predict_ab(lstar, hints, vividness)
 
+    def predict_ab_batch(self, lstars, hints, vividness=0.0):
+        return self.get().predict_ab_batch(lstars, hints, vividness)
+
 
 # --- the three jobs ---------------------------------------------------------------------------
 def encode_options(quality=None, **options) -> dict:
@@ -349,6 +408,7 @@ def encode_work(streams: Streams, *, force: bool, max_pixels, **options) -> Call
         data = codec.encode(src, max_pixels=max_pixels, **options)
         streams.write(job, data, force)
         return sizes(src.width, src.height, len(data), len(raw), len(data))
+    work.spec = WorkSpec("encode", dict(force=force, max_pixels=max_pixels, **options))
     return work
 
 
@@ -361,6 +421,7 @@ def decode_work(streams: Streams, *, force: bool, max_pixels, gray: bool, predic
         data = imageio.image_bytes(im, fmt)
         streams.write(job, data, force)
         return sizes(im.width, im.height, len(gcz), len(gcz), len(data))
+    work.spec = WorkSpec.of("decode", predictor, force=force, max_pixels=max_pixels, gray=gray, vividness=vividness)
     return work
 
 
@@ -373,7 +434,44 @@ def colorize_work(streams: Streams, *, force: bool, max_pixels, predictor, vivid
         data = imageio.image_bytes(im, fmt)
         streams.write(job, data, force)
         return {"width": im.width, "height": im.height, "input_bytes": len(raw), "output_bytes": len(data)}
+    work.spec = WorkSpec.of("colorize", predictor, force=force, max_pixels=max_pixels, vividness=vividness)
     return work
+
+
+@dataclass
+class WorkSpec:
+    """A job body as data, to make it again in a worker process (``work.spec`` of the bodies
+    above): which of the three, its options, and the model to load there (lazily, once).
+    Stdin/stdout never reach a worker, so the rebuilt body's streams are the plain ones."""
+
+    kind: str  # "encode", "decode" or "colorize"
+    options: dict
+    model: tuple | None = None  # LazyPredictor arguments (model path, device); None: no model
+
+    @classmethod
+    def of(cls, kind: str, predictor, **options) -> "WorkSpec | None":
+        """The spec of a colour body; None (this process only) for a predictor object of the
+        caller's, which cannot travel."""
+        if predictor is not None and not isinstance(predictor, LazyPredictor):
+            return None
+        return cls(kind, options, predictor._args if predictor is not None else None)
+
+    @property
+    def needs_model(self) -> bool:
+        return self.model is not None
+
+    def build(self, streams: Streams | None = None, predictor=None) -> Callable[[Job], dict]:
+        """The job body; ``predictor``: the process's model if it has one already."""
+        streams = streams or Streams()
+        if predictor is None and self.model is not None:
+            predictor = LazyPredictor(*self.model)
+        if self.kind == "encode":
+            return encode_work(streams, **self.options)
+        if self.kind == "decode":
+            return decode_work(streams, predictor=predictor, **self.options)
+        if self.kind == "colorize":
+            return colorize_work(streams, predictor=predictor, **self.options)
+        raise ValueError(f"unknown job kind {self.kind!r}")
 
 
 def output_format(dest: str) -> str:

@@ -96,7 +96,8 @@ def _streams() -> batch.Streams:
     return batch.Streams(sys.stdin.buffer, sys.stdout.buffer)
 
 
-def run_batch(command: str, jobs: list[batch.Job], work, *, force: bool, as_json: bool, predictor=None) -> int:
+def run_batch(command: str, jobs: list[batch.Job], work, *, force: bool, as_json: bool, predictor=None,
+              workers: int | None = None, batch_size: int = 1, runner=None) -> int:
     """Run the jobs with a progress bar on a terminal; one line per failure; a summary; exit code."""
     from tqdm import tqdm
 
@@ -116,7 +117,11 @@ def run_batch(command: str, jobs: list[batch.Job], work, *, force: bool, as_json
         # a missing model is not about this file: reported without its name
         report_error(None if isinstance(exc, (ModelError, DeviceError)) else job.src, exc)
 
-    report = batch.run_jobs(command, jobs, work, force=force, on_error=on_error, progress=progress)
+    if runner is None:
+        report = batch.run_jobs(command, jobs, work, force=force, on_error=on_error, progress=progress,
+                                workers=workers, batch_size=batch_size)
+    else:  # another engine (the Dask cluster): runner(on_error, progress) -> BatchReport
+        report = runner(on_error, progress)
     bar.close()
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
@@ -200,6 +205,29 @@ _device = click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
     help="Where the colour model runs.",
 )
+_workers = click.option(
+    "--workers", "-j", type=click.IntRange(min=1), default=None,
+    help="Processes working on the files at once (default: every usable core; 1: this process only). "
+         "Outputs, error lines and the summary are the same for any count.")
+_batch_size = click.option(
+    "--batch-size", type=click.IntRange(min=1), default=None,
+    help="Images per pass of the colour network: > 1 runs the GPU pipeline (one process drives the "
+         "device, --workers threads read and write). Default: 16 on CUDA, 1 (per image) on the CPU.")
+GPU_BATCH_SIZE = 16
+
+
+def resolve_batch_size(batch_size: int | None, device: str) -> int:
+    """--batch-size, or its default: GPU_BATCH_SIZE when the model runs on CUDA, else 1. torch is
+    imported for that question only where an NVIDIA driver is present."""
+    if batch_size is not None:
+        return batch_size
+    if device == "cpu" or (device == "auto" and not os.path.exists("/dev/nvidiactl")):
+        return 1
+    from .predictor import resolve_device
+
+    return GPU_BATCH_SIZE if resolve_device(device).type == "cuda" else 1
+
+
 _model = click.option("--model", type=click.Path(dir_okay=False), default=None,
                       help="Weight file to use instead of the shipped model.")
 
@@ -227,10 +255,11 @@ def _check_hints(ctx, param, value):
                    "or the --quality's).")
 @click.option("--strip-metadata", is_flag=True, help="Do not store the ICC profile and EXIF.")
 @_max_pixels
+@_workers
 @_force
 @_json
 @_guarded
-def encode(inputs, output, quality, lossless, hints, max_error, strip_metadata, max_pixels, force, as_json):
+def encode(inputs, output, quality, lossless, hints, max_error, strip_metadata, max_pixels, workers, force, as_json):
     """Encode images (files, folders, or '-' for stdin) into .gcz files."""
     _check_json_stdout(as_json, output, inputs)
     if lossless and max_error:
@@ -240,7 +269,7 @@ def encode(inputs, output, quality, lossless, hints, max_error, strip_metadata, 
                 default_dest=lambda p: p.with_suffix(GCZ_SUFFIX))
     work = batch.encode_work(_streams(), force=force, max_pixels=max_pixels, hints=hints, max_error=max_error,
                              keep_metadata=not strip_metadata, **batch.encode_options(quality=quality))
-    return run_batch("encode", jobs, work, force=force, as_json=as_json)
+    return run_batch("encode", jobs, work, force=force, as_json=as_json, workers=workers)
 
 
 @cli.command()
@@ -255,10 +284,12 @@ def encode(inputs, output, quality, lossless, hints, max_error, strip_metadata, 
 @_device
 @_model
 @_max_pixels
+@_workers
+@_batch_size
 @_force
 @_json
 @_guarded
-def decode(inputs, output, gray, vividness, device, model, max_pixels, force, as_json):
+def decode(inputs, output, gray, vividness, device, model, max_pixels, workers, batch_size, force, as_json):
     """Decode .gcz files to colour images (or the stored lightness with --gray)."""
     _check_json_stdout(as_json, output, inputs)
     jobs = plan(inputs, output, suffixes=(GCZ_SUFFIX,), out_suffix=".png",
@@ -268,7 +299,8 @@ def decode(inputs, output, gray, vividness, device, model, max_pixels, force, as
     predictor = None if gray else batch.LazyPredictor(model, device)
     work = batch.decode_work(_streams(), force=force, max_pixels=max_pixels, gray=gray, predictor=predictor,
                              vividness=vividness)
-    return run_batch("decode", jobs, work, force=force, as_json=as_json, predictor=predictor)
+    return run_batch("decode", jobs, work, force=force, as_json=as_json, predictor=predictor, workers=workers,
+                     batch_size=1 if gray else resolve_batch_size(batch_size, device))
 
 
 @cli.command()
@@ -281,10 +313,12 @@ def decode(inputs, output, gray, vividness, device, model, max_pixels, force, as
 @_device
 @_model
 @_max_pixels
+@_workers
+@_batch_size
 @_force
 @_json
 @_guarded
-def colorize(inputs, output, vividness, device, model, max_pixels, force, as_json):
+def colorize(inputs, output, vividness, device, model, max_pixels, workers, batch_size, force, as_json):
     """Colorize any images (old black-and-white photos) from their lightness alone."""
     _check_json_stdout(as_json, output, inputs)
     jobs = plan(inputs, output, suffixes=imageio.IMAGE_EXTENSIONS, out_suffix=".png",
@@ -293,7 +327,8 @@ def colorize(inputs, output, vividness, device, model, max_pixels, force, as_jso
     predictor = batch.LazyPredictor(model, device)
     work = batch.colorize_work(_streams(), force=force, max_pixels=max_pixels, predictor=predictor,
                                vividness=vividness)
-    return run_batch("colorize", jobs, work, force=force, as_json=as_json, predictor=predictor)
+    return run_batch("colorize", jobs, work, force=force, as_json=as_json, predictor=predictor, workers=workers,
+                     batch_size=resolve_batch_size(batch_size, device))
 
 
 @cli.command()
@@ -412,6 +447,103 @@ def survey_score(folder, answers, as_json):
     result = survey_mod.score(folder, answers)
     click.echo(json.dumps(result, indent=2) if as_json else survey_mod.format_report(result))
     return EXIT_OK
+
+
+# --- the same batch on a Dask cluster (graycodec/cluster.py; pip install 'graycodec[cluster]') -------
+@cli.group()
+def cluster():
+    """Run encode / decode / colorize on a Dask cluster (the 'cluster' extra)."""
+
+
+_scheduler = click.option("--scheduler", default=None, metavar="ADDRESS",
+                          help="Dask scheduler to use (e.g. tcp://host:8786). Default: a local cluster.")
+_local = click.option("--local", "local", type=click.IntRange(min=1), default=None, metavar="N",
+                      help="Without --scheduler: worker processes of the local cluster (default: every usable core).")
+_cluster_out = click.option("-o", "--output", required=True,
+                            help="Output folder (a path, file:// or another fsspec URL every worker can write).")
+
+
+def _on_cluster(command: str, inputs, output, work, *, suffixes, out_suffix, scheduler, local, force, as_json):
+    from . import cluster as cluster_mod
+
+    try:
+        jobs = cluster_mod.plan(inputs, output, suffixes=suffixes, out_suffix=out_suffix, warn=_warn)
+        client = cluster_mod.connect(scheduler, local)
+    except batch.UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        return run_batch(command, jobs, None, force=force, as_json=as_json, runner=lambda on_error, progress:
+                         cluster_mod.run(command, jobs, work.spec, client=client, force=force, on_error=on_error,
+                                         progress=progress))
+    finally:
+        client.close()
+        getattr(client, "close_cluster", lambda: None)()
+
+
+@cluster.command("encode")
+@click.argument("inputs", nargs=-1, required=True)
+@_cluster_out
+@click.option("--quality", type=click.IntRange(0, 100), default=None, help="As `graycodec encode --quality`.")
+@click.option("--hints", callback=_check_hints, default=None, help="As `graycodec encode --hints`.")
+@click.option("--max-error", type=click.IntRange(0, MAX_ERROR_LIMIT), default=None, help="As `graycodec encode`.")
+@click.option("--strip-metadata", is_flag=True, help="Do not store the ICC profile and EXIF.")
+@_scheduler
+@_local
+@_max_pixels
+@_force
+@_json
+@_guarded
+def cluster_encode(inputs, output, quality, hints, max_error, strip_metadata, scheduler, local, max_pixels, force,
+                   as_json):
+    """Encode images (folders, files, URIs) into .gcz files on a Dask cluster."""
+    work = batch.encode_work(batch.Streams(), force=force, max_pixels=max_pixels, hints=hints, max_error=max_error,
+                             keep_metadata=not strip_metadata, **batch.encode_options(quality=quality))
+    return _on_cluster("encode", inputs, output, work, suffixes=imageio.IMAGE_EXTENSIONS, out_suffix=GCZ_SUFFIX,
+                       scheduler=scheduler, local=local, force=force, as_json=as_json)
+
+
+@cluster.command("decode")
+@click.argument("inputs", nargs=-1, required=True)
+@_cluster_out
+@click.option("--gray/--color", "gray", default=None, help="As `graycodec decode --gray/--color`.")
+@click.option("--vividness", type=click.FloatRange(0.0, 1.0), default=codec.DECODE_VIVIDNESS, show_default=True,
+              help="As `graycodec decode --vividness`.")
+@_device
+@_model
+@_scheduler
+@_local
+@_max_pixels
+@_force
+@_json
+@_guarded
+def cluster_decode(inputs, output, gray, vividness, device, model, scheduler, local, max_pixels, force, as_json):
+    """Decode .gcz files (folders, files, URIs) to PNG on a Dask cluster."""
+    predictor = None if gray else batch.LazyPredictor(model, device)  # never loaded here: a recipe for the workers
+    work = batch.decode_work(batch.Streams(), force=force, max_pixels=max_pixels, gray=gray, predictor=predictor,
+                             vividness=vividness)
+    return _on_cluster("decode", inputs, output, work, suffixes=(GCZ_SUFFIX,), out_suffix=".png",
+                       scheduler=scheduler, local=local, force=force, as_json=as_json)
+
+
+@cluster.command("colorize")
+@click.argument("inputs", nargs=-1, required=True)
+@_cluster_out
+@click.option("--vividness", type=click.FloatRange(0.0, 1.0), default=codec.COLORIZE_VIVIDNESS, show_default=True,
+              help="As `graycodec colorize --vividness`.")
+@_device
+@_model
+@_scheduler
+@_local
+@_max_pixels
+@_force
+@_json
+@_guarded
+def cluster_colorize(inputs, output, vividness, device, model, scheduler, local, max_pixels, force, as_json):
+    """Colorize images (folders, files, URIs) to PNG on a Dask cluster."""
+    work = batch.colorize_work(batch.Streams(), force=force, max_pixels=max_pixels,
+                               predictor=batch.LazyPredictor(model, device), vividness=vividness)
+    return _on_cluster("colorize", inputs, output, work, suffixes=imageio.IMAGE_EXTENSIONS, out_suffix=".png",
+                       scheduler=scheduler, local=local, force=force, as_json=as_json)
 
 
 # --- delegated commands -----------------------------------------------------------------------

@@ -183,3 +183,33 @@ class Predictor:
         if hints is not None:
             ab_work = match_hint_means(l_work, ab_work, thumbnail_tensor(hints))
         return upsample_ab(ab_work, *lstar.shape)
+
+    # --- several images at once (the GPU pipeline, graycodec/pipeline.py) --------------------
+    @torch.inference_mode()
+    def predict_ab_batch(self, lstars: list[np.ndarray], hints: list[HintThumbnail | None],
+                         vividness: float = 0.0) -> list[torch.Tensor]:
+        """Full-resolution a/b, each (2, H, W) float32 *on the device*, for several L* planes.
+
+        Images of one working size go through the network together (no padding to a common
+        size: the network's own edge padding would then differ from a single image's, and so
+        would the colours near the edges); the hint steps and the bilinear upsampling run on the
+        device too. The same values as ``predict_ab`` up to float rounding (batched convolutions
+        may sum in another order).
+        """
+        sizes = [working_size(*l.shape, self.working_short_side) for l in lstars]
+        out: list[torch.Tensor | None] = [None] * len(lstars)
+        for size in dict.fromkeys(sizes):
+            idx = [i for i, s in enumerate(sizes) if s == size]
+            l_work = torch.cat([resize_plane(lstars[i], size) for i in idx])
+            planes = [hint_inputs(l_work[j:j + 1], hints[i]) for j, i in enumerate(idx)]
+            hint, mask = torch.cat([p[0] for p in planes]), torch.cat([p[1] for p in planes])
+            ab_work = self.predict_working(l_work, hint, mask, vividness)  # batched forward
+            for j, i in enumerate(idx):
+                ab = ab_work[j:j + 1]
+                if hints[i] is not None:
+                    ab = match_hint_means(l_work[j:j + 1], ab, thumbnail_tensor(hints[i]))
+                ab = ab.to(self.device)
+                if ab.shape[-2:] != lstars[i].shape:
+                    ab = F.interpolate(ab, size=lstars[i].shape, mode="bilinear", align_corners=False)
+                out[i] = ab[0]
+        return out

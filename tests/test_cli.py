@@ -69,7 +69,8 @@ def test_decode_batch_into_new_dir_loads_model_once(cli_run, tmp_path, fake_pred
         f.write_bytes(codec.encode(random_rgb(10 + k, 12, k)))
         files.append(f)
     out = tmp_path / "new" / "outdir"
-    r = cli_run("decode", *files, "-o", out)
+    # --workers 1: the fake model is this process's (worker processes would load the real one)
+    r = cli_run("decode", *files, "-o", out, "--workers", "1")
     assert r.exit_code == 0, r.stderr
     assert sorted(p.name for p in out.iterdir()) == ["im0.png", "im1.png", "im2.png"]
     assert Image.open(out / "im1.png").mode == "RGB"
@@ -239,7 +240,7 @@ def test_no_model_is_one_error_and_stops_batch(cli_run, tmp_path, gcz, monkeypat
         raise ModelError("no trained model found: models/ holds no weight file")
 
     monkeypatch.setattr(codec, "load_predictor", no_model)
-    r = cli_run("decode", gcz, gcz.with_name("other.gcz"), "-o", tmp_path / "out")
+    r = cli_run("decode", gcz, gcz.with_name("other.gcz"), "-o", tmp_path / "out", "--workers", "1")  # in-process fake
     assert_one_error(r, EXIT_MODEL, contains="no trained model")
     assert not list((tmp_path / "out").iterdir())
 
