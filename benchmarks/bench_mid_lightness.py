@@ -1,11 +1,13 @@
 """Lightness at mid rates (issue 13 item 3): full-size near-lossless (mode 3), half size (mode 4),
 the wavelet mode (mode 5) and Pillow JPEG / WebP of the gray plane, on training photos.
 
-    python benchmarks/bench_mid_lightness.py [--per-set N] [--only wavelet]
+    python benchmarks/bench_mid_lightness.py [--per-set N] [--only wavelet] [--bin-centre]
 
 First N (by name, default 4) of bsds500/ and of imagenet-sample/ in ../shared/data/photos.
 Per setting, means over images: bpp of the lightness payload (or of the JPEG / WebP file), PSNR
 (dB, of the mean MSE in plane units), mean |ΔL*| and the largest |Δ| in plane units.
+--bin-centre: the wavelet encoder with every reconstruction offset forced to the bin centre
+(o = 8) instead of the measured centroid (to measure what bias-cancelling reconstruction buys).
 """
 import argparse
 import glob
@@ -15,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from graycodec import color, lplane
+from graycodec.lplane import wavelet
 
 
 def settings(only):
@@ -42,7 +45,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-set", type=int, default=4)
     ap.add_argument("--only", default=None)
+    ap.add_argument("--bin-centre", action="store_true")
     args = ap.parse_args()
+    if args.bin_centre:
+        real = wavelet._quantize
+        wavelet._quantize = lambda c, step, rounding: (real(c, step, rounding)[0], 8)
     root = "../shared/data/photos/"
     files = sorted(glob.glob(root + "bsds500/*.jpg"))[:args.per_set] + sorted(glob.glob(root + "imagenet-sample/*"))[:args.per_set]
     res = {}
