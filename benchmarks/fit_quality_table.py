@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 QUALITIES = (0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100)
+MODE_WORD = {"": "BOUNDED", "h": "HALF", "w": "WAVELET"}  # setting prefix -> graycodec.quality's name
 
 
 def mean_points(per_image: dict) -> dict[str, tuple[float, float]]:
@@ -62,7 +63,8 @@ def main() -> None:
         print(f"#   {key:>10}  {bpp:6.3f}  {de:5.3f}")
     for q, key, bpp, de in fit(front, max_de=args.max_de):
         d, spec = key.split(",")
-        print(f"    Row({q}, {d.startswith('h')}, {d.lstrip('h')}, \"{spec}\", {bpp:.3f}, {de:.3f}),")
+        prefix = d.rstrip("0123456789")
+        print(f"    Row({q}, {MODE_WORD[prefix]}, {d[len(prefix):]}, \"{spec}\", {bpp:.3f}, {de:.3f}),")
 
 
 if __name__ == "__main__":

@@ -81,6 +81,9 @@ def seed_files() -> list[bytes]:
         container.write_gcz(container.GczImage(9, 20, plane, coding=MODE_GAP, hints=None)),
         codec.encode(rgb, quality=10),  # qLTY, half-size lightness (mode 4), hint payload v2 (F:S)
         codec.encode(rgb, quality=80),  # qLTY, near-lossless full size, 1/4 hints of step 2
+        codec.encode(rgb, lightness_mode=5, max_error=12, hints="8:2"),  # wavelet lightness (mode 5)
+        codec.encode(np.add.outer(np.arange(70), np.arange(90)).astype(np.uint8), lightness_mode=5,
+                     max_error=3),  # mode 5, 2 levels, escapes
     ]
 
 

@@ -5,7 +5,7 @@ that `graycodec encode --quality` is fitted to (graycodec/quality.py).
                                           [--lightness 0,2,...,h0,h1] [--merge]
 
 Lightness settings: D = full-size plane within D (modes 3), hD = half-size plane within D
-(mode 4, lplane.half). Keys of the JSON: "<lightness>,<factor>:<step>". --merge adds the
+(mode 4, lplane.half), wD = the wavelet mode with base step 3D/4 (mode 5, lplane.wavelet). Keys of the JSON: "<lightness>,<factor>:<step>". --merge adds the
 settings to those already in --json (same images).
 
 Images: the first N (sorted by name) of each of bsds500/ and imagenet-sample/ under --photos
@@ -53,11 +53,14 @@ def images(photos: Path, per_set: int) -> list[Path]:
     return out
 
 
+PREFIX_MODE = {"": None, "h": lplane.MODE_HALF, "w": lplane.MODE_WAVELET}  # setting prefix -> lplane mode
+
+
 def lightness_file(src, setting: str) -> bytes:
-    """The .gcz (no hints) of a lightness setting: "D" full size, "hD" half size (mode 4)."""
-    half = setting.startswith("h")
-    return container.write_gcz(container.GczImage(src.width, src.height, src.plane, max_error=int(setting.lstrip("h")),
-                                                  coding=lplane.MODE_HALF if half else None))
+    """The .gcz (no hints) of a lightness setting: "D" full size, "hD" half size (mode 4), "wD" wavelet (mode 5)."""
+    prefix = setting.rstrip("0123456789")
+    return container.write_gcz(container.GczImage(src.width, src.height, src.plane, max_error=int(setting[len(prefix):]),
+                                                  coding=PREFIX_MODE[prefix]))
 
 
 def measure_image(path: Path, specs, lightness=MAX_ERRORS) -> dict:

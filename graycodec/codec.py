@@ -43,6 +43,7 @@ def encode(
     max_error: int | None = None,
     quality: int | None = None,
     half_lightness: bool | None = None,
+    lightness_mode: int | None = None,
     keep_metadata: bool = True,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> bytes:
@@ -52,13 +53,15 @@ def encode(
     ``hints`` / ``max_error`` / ``half_lightness`` given explicitly override its choice.
     Without any of them: exact lightness, no hints (colour from lightness alone).
     ``half_lightness``: store the plane at half resolution (lplane mode 4, for low rates;
-    ``max_error`` then bounds the half-size plane, not the decoded one).
+    ``max_error`` then bounds the half-size plane, not the decoded one). ``lightness_mode``: the
+    lplane coding mode itself (3 bounded, 4 half size, 5 wavelet: lossy, no bound, ``max_error``
+    D ≥ 1 sets its quantiser step 3D/4); it overrides ``half_lightness``.
 
     ``hints``: one of ``hints.LEVELS`` (none, low, medium, high), or ``F`` / ``F:S`` (a/b
     block means at 1/F of each side, quantised to steps of S); ``max_error``: 0 for a
     lossless lightness plane, k for near-lossless (every stored value within k).
     """
-    max_error, hints, half_lightness = resolve_setting(quality, max_error, hints, half_lightness)
+    max_error, hints, coding = resolve_setting(quality, max_error, hints, half_lightness, lightness_mode)
     spec = hints_mod.parse_spec(hints)  # ValueError for an unknown level, before any work
     src = imageio.read_image(image, max_pixels=max_pixels)
     gray_source = src.is_gray()
@@ -68,7 +71,7 @@ def encode(
         height=src.height,
         plane=src.plane,
         max_error=max_error,
-        coding=lplane.MODE_HALF if half_lightness else None,
+        coding=coding,
         model_id=default_model_id(),
         hints=hints_mod.pack_hints(thumb) if thumb is not None else None,
         alpha=src.alpha,
@@ -90,19 +93,26 @@ def _metadata(block: bytes | None, what: str) -> bytes | None:
     return block
 
 
-def resolve_setting(quality, max_error, hints, half_lightness=None) -> tuple[int, str, bool]:
-    """(max_error, hints, half_lightness) for encode: explicit values first, then the quality's
-    row, then the defaults (exact full-size lightness, no hints). An explicit max_error alone
-    keeps the lightness full size: asking for a bound means asking for it on the decoded plane."""
+def resolve_setting(quality, max_error, hints, half_lightness=None, lightness_mode=None) -> tuple[int, str, int | None]:
+    """(max_error, hints, lplane coding mode or None for the default) for encode: explicit values
+    first, then the quality's row, then the defaults (exact full-size lightness, no hints). An
+    explicit max_error alone keeps the lightness full size and bounded: asking for a bound means
+    asking for it on the decoded plane."""
+    coding = lightness_mode
+    if coding is None and half_lightness is not None:
+        coding = lplane.MODE_HALF if half_lightness else lplane.DEFAULT_MODE
     if quality is not None:
         from .quality import setting
 
         row = setting(quality)
-        if half_lightness is None:
-            half_lightness = row.half and max_error is None
+        if coding is None:
+            coding = row.mode if max_error is None else lplane.DEFAULT_MODE
         max_error = row.max_error if max_error is None else max_error
         hints = row.hints if hints is None else hints
-    return (0 if max_error is None else max_error), ("none" if hints is None else hints), bool(half_lightness)
+    max_error = 0 if max_error is None else max_error
+    if coding == lplane.MODE_WAVELET and max_error < 1:
+        raise ValueError("the wavelet lightness mode needs max_error ≥ 1 (its quantiser step 3D/4)")
+    return max_error, ("none" if hints is None else hints), (None if coding == lplane.DEFAULT_MODE else coding)
 
 
 def decode(

@@ -59,7 +59,7 @@ class GczImageFile(ImageFile.ImageFile):
             "gcz_version": f"{h.version[0]}.{h.version[1]}",
             "coding": container.lplane.MODE_NAMES[h.coding],
             "max_error": h.max_error,
-            "lossless": h.max_error == 0,
+            "lossless": h.max_error == 0 and h.coding in container.lplane.BOUNDED_MODES,
             "model_id": h.model_id,
         })
         self.tile = []

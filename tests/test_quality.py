@@ -33,7 +33,7 @@ def test_table_is_monotone_on_its_training_frontier():
 def test_table_rows_are_the_measured_training_points():
     per_image = json.loads(FRONTIER.read_text())["per_image"]
     for row in quality.TABLE:
-        key = f"{'h' if row.half else ''}{row.max_error},{row.hints}"
+        key = f"{row.setting},{row.hints}"
         bpp = np.mean([v[key][0] for v in per_image.values()])
         de = np.mean([v[key][1] for v in per_image.values()])
         assert (round(bpp, 3), round(de, 3)) == (row.bpp, row.de94), key
@@ -59,9 +59,11 @@ def test_every_quality_decodes_within_its_documented_bound(row):
     assert thumb.level == row.hints or f"{thumb.factor}:{thumb.step}" == row.hints
     err = np.abs(img.plane.astype(int) - src.plane).max()
     bound = quality.lightness_bound(row.quality)
-    if bound is None:  # half-size rows: the bound holds on the half-size plane the file stores
-        assert img.coding == lplane.MODE_HALF
-        assert err <= 40  # no per-pixel promise; a smooth image still decodes close
+    assert img.coding == row.mode
+    if bound is None:  # half-size and wavelet rows: no per-pixel promise on the decoded plane
+        assert img.coding in (lplane.MODE_HALF, lplane.MODE_WAVELET)
+        assert err <= 40  # a smooth image still decodes close
+        assert np.abs(img.plane.astype(int) - src.plane).mean() <= 5  # plane units (2 L*)
     else:
         assert img.coding == lplane.DEFAULT_MODE and err <= bound
 
@@ -76,6 +78,10 @@ def test_explicit_options_override_the_quality():
     assert img.hints is None
     img = container.read_gcz(codec.encode(rgb, quality=100, hints="high", half_lightness=True))
     assert img.coding == lplane.MODE_HALF and hints.unpack_hints(img.hints, img.width, img.height).level == "high"
+    img = container.read_gcz(codec.encode(rgb, quality=100, lightness_mode=lplane.MODE_WAVELET, max_error=8))
+    assert (img.coding, img.max_error) == (lplane.MODE_WAVELET, 8)
+    with pytest.raises(ValueError, match="wavelet"):
+        codec.encode(rgb, lightness_mode=lplane.MODE_WAVELET)  # D = 0: no step
 
 
 def test_default_encode_is_unchanged():
@@ -86,7 +92,8 @@ def test_default_encode_is_unchanged():
 def test_info_shows_quality_and_hints():
     desc = container.describe_gcz(codec.encode(smooth_rgb(), quality=50))
     row = quality.setting(50)
-    assert desc["quality"] == 50 and desc["hints"] == row.hints and desc["max_error"] == row.max_error
+    assert desc["quality"] == 50 and desc["max_error"] == row.max_error
+    assert desc["hints"] in (row.hints, {"8:1": "high", "16:1": "medium", "32:1": "low"}.get(row.hints))  # named levels
     assert desc["lossless"] is False
     plain = container.describe_gcz(codec.encode(smooth_rgb()))
     assert plain["quality"] is None and plain["hints"] is None and plain["lossless"] is True

@@ -11,6 +11,9 @@
                         are coded on several threads (default mode; lplane.strips)
     mode 4 (half):      the plane at half resolution coded by mode 3, upsampled 2× (exact integer
                         bicubic) at decode; max_error bounds the half-size plane only (lplane.half)
+    mode 5 (wavelet):   5/3 integer wavelet, deadzone quantiser with a step per subband and
+                        centroid reconstruction, 12 context streams; lossy, no bound; max_error
+                        D sets the base step 3D/4 (lplane.wavelet)
 
 Every mode id ever written stays decodable (docs/FORMAT.md §4 specifies them bit-exactly).
 Decoding a strip is sequential (each prediction needs the pixels decoded just before; mode 3
@@ -28,17 +31,18 @@ import threading
 import numpy as np
 
 from ..errors import FormatError
-from . import gap, half, med, strips
+from . import gap, half, med, strips, wavelet
 
 MODE_MED = 1  # median edge detector (LOCO-I) prediction, one zstd stream
 MODE_GAP = 2  # GAP prediction, texture/energy bias correction, 16 activity streams
 MODE_STRIPS = 3  # mode 2 on independent strips of rows (parallel coding), shared streams
 MODE_HALF = 4  # mode 3 on the plane at half resolution; no bound on the full-size plane
+MODE_WAVELET = 5  # 5/3 wavelet transform coder (mid and low rates); no per-pixel bound
 DEFAULT_MODE = MODE_STRIPS
-MODE_NAMES = {MODE_MED: "med", MODE_GAP: "gap-ctx16", MODE_STRIPS: "gap-strips", MODE_HALF: "half"}
+MODE_NAMES = {MODE_MED: "med", MODE_GAP: "gap-ctx16", MODE_STRIPS: "gap-strips", MODE_HALF: "half", MODE_WAVELET: "wavelet"}
 BOUNDED_MODES = (MODE_MED, MODE_GAP, MODE_STRIPS)  # modes whose max_error bounds the decoded plane
 MAX_ERROR_LIMIT = 64  # largest accepted max_error (near-lossless bound)
-_MODULES = {MODE_MED: med, MODE_GAP: gap, MODE_STRIPS: strips, MODE_HALF: half}
+_MODULES = {MODE_MED: med, MODE_GAP: gap, MODE_STRIPS: strips, MODE_HALF: half, MODE_WAVELET: wavelet}
 
 # First run: numba compiles the kernels a plane needs (~10 s on two cores, then cached on disk,
 # ~0.5 s). A call still running after NOTICE_AFTER_S is taken to be compiling, and the notice
