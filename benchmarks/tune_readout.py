@@ -38,7 +38,7 @@ from graycodec.colorbins import readout_with  # noqa: E402
 from graycodec.evaluation.metrics import colourfulness  # noqa: E402
 from graycodec.predictor import Predictor, hint_inputs, resize_plane, upsample_ab, working_size  # noqa: E402
 
-DEBIAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+DEBIAS = (0.0, 0.1, 0.2, 0.25, 0.5, 0.75, 1.0)
 TEMPERATURE = (1.0, 0.8, 0.65, 0.5, 0.38, 0.3)
 FIDELITY_RATIO_MIN = 0.0
 VIVID_RATIO_MIN = 0.85
