@@ -118,9 +118,13 @@ def limit_threads(threads: int) -> None:
     strips.set_num_threads(threads)
 
 
-def _worker_main(conn, spec, threads: int) -> None:
+def _worker_main(conn, spec, threads: int, notices: bool = True) -> None:
     """A worker's life: build the job body once, then code the jobs the parent sends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if not notices:  # one "compiling the lightness coder" note per command, not one per worker
+        from . import lplane
+
+        lplane.set_compile_notice(None)
     limit_threads(threads)
     work = spec.build()
     kill_on = os.environ.get(TEST_KILL_ENV)
@@ -173,9 +177,9 @@ def start_method() -> str:
 
 
 class _Worker:
-    def __init__(self, ctx, spec, threads: int):
+    def __init__(self, ctx, spec, threads: int, notices: bool = False):
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, spec, threads), daemon=True,
+        self.proc = ctx.Process(target=_worker_main, args=(child, spec, threads, notices), daemon=True,
                                 name="graycodec-worker")
         self.proc.start()
         child.close()
@@ -234,7 +238,7 @@ def run_pool(jobs: list, spec, workers: int, prepare, fatal_types=()):
     attempts = [0] * len(jobs)
     done: dict[int, Outcome] = {}
     next_out, stop_at = 0, len(jobs)
-    pool = [_Worker(ctx, spec, threads) for _ in range(min(workers, len(jobs)))]
+    pool = [_Worker(ctx, spec, threads, notices=i == 0) for i in range(min(workers, len(jobs)))]
     try:
         while True:
             for w in pool:  # hand out work, in job order
