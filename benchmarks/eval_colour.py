@@ -1,6 +1,7 @@
 """The colour predictor on the validation split and on Kodak: every rendering, every hint level.
 
     python benchmarks/eval_colour.py --set val      # the fixed validation split of ../shared/data/photos
+    python benchmarks/eval_colour.py --set val-large  # its photos with a short side >= 320, at native size
     python benchmarks/eval_colour.py --set kodak    # the 24 Kodak images (a test set: report only)
     python benchmarks/eval_colour.py --set val --model models/x.safetensors --max-images 64 --json out.json
 
@@ -12,9 +13,11 @@ against its original: ΔE94, CIEDE2000, MSE a/b, the class-rebalanced a/b accura
 Rows: without hints at several vividness values (one forward pass, read out at each, with the
 model card's read-out ends), gray (a = b = 0); at each hint level the predictor, its own
 input (the L-guided upsampling of the thumbnail, what an untrained network returns) and
-plain bilinear upsampling. Validation
-photos are used as training sees them (resized to a short side of 256, ``data.load_resized``);
-Kodak at full size. This is how settings are chosen (on ``val``) and reported (both).
+plain bilinear upsampling. ``val`` photos are used as training sees them (resized to a short
+side of 256, ``data.load_resized``); ``val-large`` takes the split's larger photos (short side
+>= 320: BSDS500 and ImageNet scenes, 74 of them) at their native size, which is what a
+full-size photo looks like to the predictor (it runs below full size on those, as on Kodak);
+Kodak at full size. Settings are chosen on ``val`` / ``val-large`` and reported on all three.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from graycodec import color, hints
 from graycodec.colorbins import readout
@@ -41,6 +45,14 @@ VIVIDNESS = (0.0, 0.25, 0.5, 0.75, 1.0)
 LEVELS = ("low", "medium", "high")
 
 
+LARGE_SHORT_SIDE = 320  # val-large: photos at least this big, scored at native size
+
+
+def short_side(path: Path) -> int:
+    with Image.open(path) as im:
+        return min(im.size)
+
+
 def load_set(name: str, max_images: int | None) -> list[tuple[str, np.ndarray]]:
     if name == "kodak":
         paths = sorted((SHARED / "kodak").glob("*.png"))
@@ -48,7 +60,11 @@ def load_set(name: str, max_images: int | None) -> list[tuple[str, np.ndarray]]:
     else:
         paths = sorted((p for p in find_images([SHARED / "photos"]) if is_validation(str(p))),
                        key=lambda p: "/".join(p.parts[-2:]))
-        images = [("/".join(p.parts[-2:]), load_resized(p, 256)) for p in paths]
+        if name == "val-large":
+            paths = [p for p in paths if short_side(p) >= LARGE_SHORT_SIDE]
+            images = [("/".join(p.parts[-2:]), read_image(p, max_pixels=None).rgb) for p in paths]
+        else:
+            images = [("/".join(p.parts[-2:]), load_resized(p, 256)) for p in paths]
     images = [(n, rgb) for n, rgb in images if rgb is not None and not is_grayscale(rgb)]
     return images[:max_images] if max_images else images
 
@@ -111,7 +127,9 @@ def markdown(table: dict) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--set", choices=("val", "kodak"), default="val")
+    p.add_argument("--set", choices=("val", "val-large", "kodak"), default="val")
+    p.add_argument("--working-short-side", type=int,
+                   help="run the network at this short side instead of the model card's")
     p.add_argument("--model", help="weight file (default: the shipped model)")
     p.add_argument("--max-images", type=int)
     p.add_argument("--json", type=Path, help="write the table and per-image rows here")
@@ -123,6 +141,8 @@ def main(argv=None) -> int:
         print(f"eval_colour: {SHARED} is not present", file=sys.stderr)
         return 3
     pred = Predictor.load(args.model, "cpu")
+    if args.working_short_side:
+        pred.working_short_side = args.working_short_side
     # Its own input: an untrained network (zero residual) at the same working size.
     untrained = Predictor(ColorUNet(), {"working_short_side": pred.working_short_side}, torch.device("cpu"))
     images = load_set(args.set, args.max_images)
