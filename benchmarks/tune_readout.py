@@ -1,9 +1,10 @@
 """Choose a model's vividness ends on the validation split (never on Kodak).
 
-    python benchmarks/tune_readout.py --model models/x.safetensors [--max-images N] [--write-card]
+    python benchmarks/tune_readout.py --model models/x.safetensors [--set val-large] [--max-images N] [--write-card]
 
 For every (debias exponent, temperature) of a grid, the bins of each validation photo (the
-fixed hash split of ../shared/data/photos, as training sees them) are read out and scored
+fixed hash split of ../shared/data/photos, as training sees them; or, with ``--set val-large``,
+the split's photos with a short side >= 320 at their native size) are read out and scored
 through the decoder's path: mean CIEDE2000 against the original and the colourfulness ratio
 (mean M of the outputs / mean M of the originals). Then
 
@@ -71,6 +72,9 @@ def choose(table: dict, ratio_min: float, fallback_most_colourful: bool):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True)
+    p.add_argument("--set", choices=("val", "val-large"), default="val")
+    p.add_argument("--working-short-side", type=int,
+                   help="run the network at this short side (default: the model card's)")
     p.add_argument("--max-images", type=int)
     p.add_argument("--write-card", action="store_true")
     p.add_argument("--fidelity-ratio-min", type=float, default=FIDELITY_RATIO_MIN)
@@ -79,7 +83,9 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     pred = Predictor.load(args.model, "cpu")
-    images = load_set("val", args.max_images)
+    if args.working_short_side:
+        pred.working_short_side = args.working_short_side
+    images = load_set(args.set, args.max_images)
     t0 = time.perf_counter()
     gray = float(np.mean([deltaE_ciede2000(color.rgb_to_lab(rgb), color.rgb_to_lab(
         color.lab_to_rgb8(color.plane_to_lstar(color.rgb_to_plane(rgb)), np.zeros(rgb.shape[:2] + (2,))))).mean()
@@ -97,7 +103,8 @@ def main(argv=None) -> int:
         mark = " (fidelity end)" if (d, t) == fidelity else " (vivid end)" if (d, t) == vivid else ""
         print(f"| {d:g} | {t:g} | {r['de2000']:.3f} | {r['ratio']:.3f}{mark} |")
     chosen = {"fidelity": list(fidelity), "vivid": list(vivid),
-              "chosen_on": f"validation split, {len(images)} images (benchmarks/tune_readout.py)",
+              "chosen_on": f"validation split ({args.set}), {len(images)} images, working short side "
+                           f"{pred.working_short_side} (benchmarks/tune_readout.py)",
               "gray_de2000": gray,
               "validation": {"fidelity": table[fidelity], "vivid": table[vivid]}}
     print("\n" + json.dumps(chosen))
