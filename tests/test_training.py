@@ -182,6 +182,19 @@ def test_export_releases_the_best_weights_of_a_run_with_an_equivalent_command(fu
     assert vars(engine.build_parser().parse_args(argv)) == original["training"]["args"]
 
 
+def test_export_last_releases_the_checkpoint_weights_with_that_steps_validation(full_run, tiny):
+    workdir, _ = full_run
+    assert export.main([str(workdir), "--out", str(tiny / "exported_last" / "full"), "--weights", "last"]) == 0
+    [path] = (tiny / "exported_last").glob("full-*.safetensors")
+    ck = torch.load(workdir / "last.ckpt", map_location="cpu", weights_only=True)
+    model, card = load_model(path)
+    assert ck["step"] == 16 and card["training"]["best_step"] == 16 and card["training"]["weights"] == "last"
+    assert card["validation"]["predictor"] == read_log(workdir / "log.jsonl")[1][16]["val"]
+    for name, tensor in model.state_dict().items():  # release files hold fp16
+        saved = ck["model"][name]
+        assert torch.equal(tensor, saved.half().float() if saved.is_floating_point() else saved), name
+
+
 def test_resume_continues_exactly(full_run, tiny, monkeypatch):
     """Interrupt at step 13 (last checkpoint: step 10), resume: same losses, same weights."""
     argv = train_args(tiny, "cut", "--steps", 16, "--val-every", 8, "--ckpt-every", 5,
