@@ -43,10 +43,10 @@ def main(argv=None) -> int:
     if missing:
         raise GraycodecError(f"{workdir}: no {', '.join(missing)} (has it validated and checkpointed yet?)")
     ck = torch.load(workdir / "last.ckpt", map_location="cpu", weights_only=True)
-    # best.pt may be newer than the checkpoint's record: the log says which validation it won.
     train, val = read_log(workdir / "log.jsonl")
     net = ColorUNet(ck["args"].get("norm", "batch"))  # runs before --norm were BatchNorm
     if args.weights == "best":
+        # best.pt may be newer than the checkpoint's record: the log says which validation it won.
         step = min(val, key=lambda s: val[s]["score"])
         net.load_state_dict(torch.load(workdir / "best.pt", map_location="cpu", weights_only=True))
     else:
