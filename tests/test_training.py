@@ -103,6 +103,27 @@ def test_prepare_command_writes_a_cache_and_prints_the_counts(tiny, tmp_path, cl
     assert len(cache) == 8 and cache.image(0).shape == (32, 43, 3)
 
 
+def test_min_downscale_shrinks_every_photo_at_least_that_much(tmp_path, cli_run):
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.fromarray(colour_photo(60, 90, 1)).save(src / "small.jpg", quality=95)  # below --short-side
+    Image.fromarray(colour_photo(200, 300, 2)).save(src / "large.png")  # above it
+    plain, _ = build_cache(find_images([src]), short_side=80)
+    assert [plain.image(i).shape[:2] for i in range(2)] == [(80, 120), (60, 90)]  # large, small
+    assert "min_downscale" not in plain.meta
+    result = cli_run("prepare", src, "--out", tmp_path / "c.npy", "--short-side", "80",
+                     "--min-downscale", "2", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "each shrunk at least 2x" in result.output
+    cache = ImageCache.load(tmp_path / "c.npy")
+    # large: 200 / 2 = 100 is above 80, so 80 wins; small: 60 / 2 = 30 (it was kept at 60 before).
+    assert [cache.image(i).shape[:2] for i in range(2)] == [(80, 120), (30, 45)]
+    assert cache.meta["min_downscale"] == 2.0
+    bad = cli_run("prepare", src, "--out", tmp_path / "d.npy", "--min-downscale", "0.5", "--no-progress")
+    assert bad.exit_code != 0 and "--min-downscale 0.5: must be between 1 and 16" in bad.output
+    assert not (tmp_path / "d.npy").exists()
+
+
 def test_validation_split_is_fixed_by_name_and_disjoint_from_training(tmp_path):
     names = [f"caltech101/cat{i % 7}/image_{i:04d}.jpg" for i in range(400)]
     chosen = {n for n in names if is_validation(n)}

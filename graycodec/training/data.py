@@ -59,12 +59,20 @@ def is_grayscale(rgb: np.ndarray) -> bool:
     return float(np.hypot(ab[..., 0], ab[..., 1]).mean()) < GRAY_CHROMA
 
 
-def load_resized(path: Path, short_side: int) -> np.ndarray:
-    """Decode one photo as RGB and resize it (never enlarging) to the given short side."""
+def load_resized(path: Path, short_side: int, min_downscale: float = 1.0) -> np.ndarray:
+    """Decode one photo as RGB and resize it (never enlarging) to the given short side.
+
+    ``min_downscale`` F > 1 shrinks every photo at least F times as well (short side at most
+    1/F of the file's). A JPEG keeps its colour at half resolution (4:2:0) and quantises it
+    coarsely; shrunk 2x, its colour is back on the pixel grid, so a network trained on it
+    learns a scene's colour edges rather than the JPEG's (docs/TRAINING.md, "Known defect").
+    """
     with Image.open(path) as im:
-        im.draft("RGB", (short_side * 2, short_side * 2))  # JPEG: decode at a reduced scale
+        target = min(short_side, min(im.size) / min_downscale)
+        draft = max(1, round(target * 2))
+        im.draft("RGB", (draft, draft))  # JPEG: decode at a reduced scale
         im = im.convert("RGB")
-        scale = short_side / min(im.size)
+        scale = target / min(im.size)
         if scale < 1:
             size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
             im = im.resize(size, Image.Resampling.BOX if scale < 0.5 else Image.Resampling.BILINEAR, reducing_gap=2.0)
@@ -132,12 +140,13 @@ class ImageCache:
         return cls(blob, index, meta.pop("names"), meta)
 
 
-def build_cache(paths, short_side: int = 256, progress=None) -> tuple[ImageCache, PrepareStats]:
-    """Decode, filter and resize ``paths`` into an :class:`ImageCache`."""
+def build_cache(paths, short_side: int = 256, progress=None,
+                min_downscale: float = 1.0) -> tuple[ImageCache, PrepareStats]:
+    """Decode, filter and resize ``paths`` into an :class:`ImageCache` (see ``load_resized``)."""
     stats, arrays, names = PrepareStats(), [], []
     for p in paths:
         try:
-            rgb = load_resized(p, short_side)
+            rgb = load_resized(p, short_side, min_downscale)
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
             stats.unreadable += 1
             continue
@@ -154,7 +163,10 @@ def build_cache(paths, short_side: int = 256, progress=None) -> tuple[ImageCache
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if arrays else np.zeros(0, np.int64)
     index = np.array([[o, a.shape[0], a.shape[1]] for o, a in zip(offsets, arrays)], dtype=np.int64).reshape(-1, 3)
     blob = np.concatenate([a.reshape(-1) for a in arrays]) if arrays else np.zeros(0, np.uint8)
-    return ImageCache(blob, index, names, {"short_side": short_side, "stats": asdict(stats)}), stats
+    meta = {"short_side": short_side, "stats": asdict(stats)}
+    if min_downscale != 1.0:
+        meta["min_downscale"] = min_downscale
+    return ImageCache(blob, index, names, meta), stats
 
 
 def source_key(roots) -> list[str]:
@@ -162,16 +174,18 @@ def source_key(roots) -> list[str]:
     return sorted(str(Path(r).resolve()) for r in roots)
 
 
-def prepare(roots, short_side: int = 256, *, progress: bool = True, echo=print) -> ImageCache:
+def prepare(roots, short_side: int = 256, *, min_downscale: float = 1.0, progress: bool = True,
+            echo=print) -> ImageCache:
     """Find, filter and cache the photos under ``roots``, printing what was found and kept."""
     from tqdm import tqdm
 
     paths = find_images(roots)
     echo(f"found {len(paths)} image files under {', '.join(map(str, roots))}")
     with tqdm(total=len(paths), desc="prepare", unit="img", disable=not progress) as bar:
-        cache, stats = build_cache(paths, short_side, progress=bar)
+        cache, stats = build_cache(paths, short_side, progress=bar, min_downscale=min_downscale)
     cache.meta["roots"] = source_key(roots)
+    shrink = f", each shrunk at least {min_downscale:g}x" if min_downscale != 1.0 else ""
     echo(f"kept {stats.kept} colour photos; skipped {stats.grayscale} grayscale and "
          f"{stats.unreadable} unreadable files; cache {cache.blob.nbytes / 2**20:.0f} MiB "
-         f"at short side {short_side}")
+         f"at short side {short_side}{shrink}")
     return cache
