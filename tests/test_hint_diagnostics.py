@@ -1,10 +1,8 @@
 """benchmarks/hint_diagnostics.py: the image variants and the network-against-its-input rows."""
-import importlib.util
-
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
+from conftest import load_benchmark
 from skimage import data
 
 from graycodec import color
@@ -14,11 +12,7 @@ from graycodec.predictor import Predictor
 
 @pytest.fixture
 def diag(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("hint_diagnostics", ROOT / "benchmarks" / "hint_diagnostics.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("hint_diagnostics", monkeypatch)
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zstandard
+from conftest import load_benchmark
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numba import njit
@@ -695,29 +696,16 @@ def test_strip_height_benchmark_runs(tmp_path, capsys, monkeypatch):
 
     for name in ("camera", "astronaut"):
         Image.fromarray(getattr(skdata, name)()).save(tmp_path / f"{name}.png")
-    bench = _load_benchmark("bench_strip_height", monkeypatch)
+    bench = load_benchmark("bench_strip_height", monkeypatch)
     assert bench.main(["--kodak", str(tmp_path), "--repeat", "1", "--rounds", "1", "--max-error", "0", "2"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 0 |") or line.startswith("| 2 |")]
     assert [r.split("|")[2:4] for r in rows] == [[" 256 ", " 2 "], [" 128 ", " 4 "]] * 2  # 512-row photos
     assert bench.main(["--kodak", str(tmp_path / "none")]) == 1
 
 
-def _load_benchmark(name, monkeypatch):
-    """benchmarks/<name>.py as a module, with benchmarks/ on sys.path as when it is run."""
-    import importlib.util
-
-    from conftest import ROOT
-
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_lplane_benchmark_times_coders_in_turn(monkeypatch):
     """best_in_turn: every job once per round, in turn, each under its own thread count."""
-    bench = _load_benchmark("bench_lplane", monkeypatch)
+    bench = load_benchmark("bench_lplane", monkeypatch)
     calls = []
     jobs = {"a": (1, lambda: calls.append(("a", strips.num_threads()))),
             "b": (None, lambda: calls.append(("b", strips.num_threads())))}
@@ -732,7 +720,7 @@ def test_lplane_benchmark_speed_run(tmp_path, capsys, monkeypatch):
     from PIL import Image
     from skimage import data as skdata
 
-    bench = _load_benchmark("bench_lplane", monkeypatch)
+    bench = load_benchmark("bench_lplane", monkeypatch)
     for name in ("camera", "coffee"):
         Image.fromarray(getattr(skdata, name)()[:96, :80]).save(tmp_path / f"{name}.png")
     assert bench.main(["--kodak", str(tmp_path), "--speed-only", "--repeat", "1"]) == 0
