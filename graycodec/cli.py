@@ -556,6 +556,7 @@ DELEGATED = {
     # training engineer (graycodec/training/):
     "train": ("graycodec.training.train", "Train the colour predictor (see README, Training)."),
     "prepare": ("graycodec.training.prepare", "Build the training data cache (see README, Training)."),
+    "train-refiner": ("graycodec.training.refine", "Train the full-resolution hint refiner (see docs/TRAINING.md)."),
     # evaluation engineer (graycodec/evaluation/):
     "eval": ("graycodec.evaluation.runner", "Evaluate graycodec and baselines; write a report."),
 }

@@ -101,9 +101,10 @@ class _Up(nn.Module):
 class ColorUNet(nn.Module):
     """ResNet18 U-Net predicting a/b from L* and a hint plane (see module docstring)."""
 
-    def __init__(self, norm: str = "group"):
+    def __init__(self, norm: str = "group", refiner: bool = False):
         super().__init__()
         from torchvision.models import resnet18
+        from .refiner import HintRefiner
 
         self.norm = norm
         make_norm = norm_layer(norm)
@@ -122,6 +123,8 @@ class ColorUNet(nn.Module):
         nn.init.zeros_(self.head.bias)
         self.bins_head = nn.Conv2d(64, NUM_BINS, 1)
         self.register_buffer("class_weights", torch.ones(NUM_BINS))
+        # Optional: the full-resolution hint refiner (refiner.py), trained after the U-Net.
+        self.refiner = HintRefiner() if refiner else None
 
     def forward(self, lstar, hint_ab, mask):
         h, w = lstar.shape[-2:]
@@ -160,7 +163,8 @@ def save_model(model: nn.Module, directory: Path, name: str, card: dict) -> Path
     tmp.replace(final)
     card = {**card, "model_id": digest[:16], "sha256": digest, "file": final.name,
             "architecture": "ColorUNet (ResNet18 U-Net), inputs L + hint a/b + mask; outputs a/b bin "
-                    f"logits ({NUM_BINS} bins, half resolution) and a residual a/b over the hint"}
+                    f"logits ({NUM_BINS} bins, half resolution) and a residual a/b over the hint"
+                    + ("; with hints, a full-resolution HintRefiner" if getattr(model, "refiner", None) is not None else "")}
     final.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     return final
 
@@ -189,7 +193,7 @@ def load_model(path: Path) -> tuple[ColorUNet, dict]:
         raise ModelError(f"{path.name}: weights hold NaN or infinite values ({bad[0]}{' …' if len(bad) > 1 else ''})")
     # BatchNorm keeps running statistics and GroupNorm does not: the tensors say which it is.
     norm = "batch" if any(k.endswith("running_mean") for k in state) else "group"
-    model = ColorUNet(norm)
+    model = ColorUNet(norm, refiner=any(k.startswith("refiner.") for k in state))
     try:
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except RuntimeError as exc:

@@ -10,6 +10,10 @@
                                                   a/b at working size ◀──────────────────────┘
                                                         ──bilinear──▶ a/b (H×W)
 
+A model file that holds a hint refiner (``refiner.*`` tensors, ``graycodec train-refiner``)
+takes another road with hints: the refiner runs on the thumbnail and L* at (up to) full
+resolution, and the U-Net is not run at all (``refiner.py``). Without hints nothing changes.
+
 The network runs at a *working size* whose short side is the model card's
 ``working_short_side`` (the cache short side it was trained at; ``WORKING_SHORT_SIDE`` = 256
 for cards that predate the key; smaller images run at their own size) and whose long side is
@@ -32,6 +36,7 @@ from .errors import DeviceError, ModelError
 from .hints import HintThumbnail, upsample_bilinear
 from .model import load_model
 from .zoo import find_default_model, find_default_model_id  # noqa: F401  (re-exported)
+from .refiner import refine, refine_size
 from .upsampling import guided_hint_plane, match_hint_means
 
 WORKING_SHORT_SIDE = 256
@@ -176,6 +181,8 @@ class Predictor:
         ``vividness`` (0 = fidelity … 1 = most vivid, see ``colorbins.vividness_params``)
         matters only without hints: with them the colour is the stored one, refined.
         """
+        if hints is not None and self.model.refiner is not None:
+            return self._refine_hinted(lstar, hints)
         size = working_size(*lstar.shape, self.working_short_side)
         l_work = resize_plane(lstar, size)
         hint, mask = hint_inputs(l_work, hints)
@@ -183,6 +190,20 @@ class Predictor:
         if hints is not None:
             ab_work = match_hint_means(l_work, ab_work, thumbnail_tensor(hints))
         return upsample_ab(ab_work, *lstar.shape)
+
+    def _refine_hinted(self, lstar: np.ndarray, hints: HintThumbnail) -> np.ndarray:
+        """With hints and a model that has a refiner: the refiner at (up to) full resolution,
+        pulled to the thumbnail's block means; the U-Net is not needed."""
+        l_ref = resize_plane(lstar, refine_size(*lstar.shape))
+        thumb = thumbnail_tensor(hints)
+        try:
+            ab = refine(self.model.refiner, l_ref.to(self.device), thumb.to(self.device)).cpu()
+        except torch.cuda.OutOfMemoryError:
+            warnings.warn("GPU out of memory: running this image on the CPU instead")
+            torch.cuda.empty_cache()
+            ab = refine(self.model.refiner.to("cpu"), l_ref, thumb)
+            self.model.refiner.to(self.device)
+        return upsample_ab(match_hint_means(l_ref, ab, thumb), *lstar.shape)
 
     # --- several images at once (the GPU pipeline, graycodec/pipeline.py) --------------------
     @torch.inference_mode()
@@ -198,8 +219,15 @@ class Predictor:
         """
         sizes = [working_size(*l.shape, self.working_short_side) for l in lstars]
         out: list[torch.Tensor | None] = [None] * len(lstars)
+        if self.model.refiner is not None:  # hinted images take the refiner, one at a time
+            for i, thumb in enumerate(hints):
+                if thumb is not None:
+                    ab = self._refine_hinted(lstars[i], thumb)
+                    out[i] = torch.from_numpy(ab).permute(2, 0, 1).to(self.device)
         for size in dict.fromkeys(sizes):
-            idx = [i for i, s in enumerate(sizes) if s == size]
+            idx = [i for i, s in enumerate(sizes) if s == size and out[i] is None]
+            if not idx:
+                continue
             l_work = torch.cat([resize_plane(lstars[i], size) for i in idx])
             planes = [hint_inputs(l_work[j:j + 1], hints[i]) for j, i in enumerate(idx)]
             hint, mask = torch.cat([p[0] for p in planes]), torch.cat([p[1] for p in planes])

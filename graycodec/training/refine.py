@@ -1,0 +1,194 @@
+"""``graycodec train-refiner``: fit the full-resolution hint refiner (``graycodec/refiner.py``).
+
+::
+
+    cache (.npy, best made with ``prepare --min-downscale 2``) ──crops──▶ Lab ──thumbnail at a
+    random cell size──▶ L-guided hint plane ──▶ HintRefiner ──L1 against the crop's a/b──▶ AdamW
+        every N steps: L1 on fixed validation crops (the cache's hash split) ──▶ best.pt, log.jsonl
+        end: the base model (the shipped one by default) + the best refiner ──▶ NAME-<sha8>.safetensors
+
+The U-Net is not touched: the new weight file holds the base model's tensors unchanged plus
+``refiner.*``, so colour without hints is exactly the base model's. The refiner is small
+(43k weights) and learns fast, but it runs at full resolution, so crops are full-resolution
+pixels of the cache (no rescaling: the decoder refines at the image's own scale).
+
+Reproducible: the batch of step k comes from a generator seeded with (seed, k), and
+``--resume`` restores weights, optimizer, step and best score.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import GraycodecError
+from ..model import load_model, save_model
+from ..refiner import HintRefiner
+from ..upsampling import guided_hint_plane
+from ..zoo import find_default_model
+from .batches import random_crops, rgb_to_lab_torch
+from .data import ImageCache
+from .engine import lr_at
+
+# Hint cells in pixels of the refine resolution, drawn log-uniformly: the named levels give
+# 8/16/32-pixel cells on photos up to REFINE_SHORT_SIDE, and smaller cells on larger photos.
+CELL_RANGE = (4.0, 40.0)
+VAL_BATCHES = 4  # fixed validation batches (of --batch-size crops) scored every --val-every steps
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="graycodec train-refiner",
+                                description="Train the full-resolution hint refiner on top of a trained model.")
+    p.add_argument("data", help="a .npy cache from `graycodec prepare` (--min-downscale 2 recommended)")
+    p.add_argument("--out", required=True, help="models/NAME: weight file written as NAME-<sha8>.safetensors")
+    p.add_argument("--model", help="base model whose U-Net the new file keeps (default: the shipped model)")
+    p.add_argument("--workdir", help="checkpoints and log (default: runs/NAME)")
+    p.add_argument("--steps", type=int, default=3000, help="optimizer steps (default 3000)")
+    p.add_argument("--minutes", type=float, help="stop after this many minutes even before --steps")
+    p.add_argument("--batch-size", type=int, default=16, help="crops per step (default 16)")
+    p.add_argument("--crop", type=int, default=96, help="crop side in pixels (default 96)")
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
+    p.add_argument("--val-every", type=int, default=100, help="validate every N steps (default 100)")
+    p.add_argument("--init", help="start from these refiner weights (a best.pt or last.ckpt of this command)")
+    p.add_argument("--resume", help="continue from a last.ckpt of this command")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
+    return p
+
+
+def make_batch(cache: ImageCache, n: int, crop: int, rng: np.random.Generator):
+    """(L*, guided hint plane, bilinear thumbnail, target a/b) for ``n`` crops at random cells."""
+    lab = rgb_to_lab_torch(random_crops(cache, n, crop, rng, scale_range=(1.0, 1.0)).float() / 255)
+    lstar, ab = lab[:, :1], lab[:, 1:]
+    guided, bilinear = torch.empty_like(ab), torch.empty_like(ab)
+    for k in range(n):
+        cell = math.exp(rng.uniform(*np.log(CELL_RANGE)))
+        thumb_hw = (max(1, round(crop / cell)), max(1, round(crop / cell)))
+        thumb = F.adaptive_avg_pool2d(ab[k:k + 1], thumb_hw).round().clamp(-128, 127)  # as stored
+        guided[k:k + 1] = guided_hint_plane(lstar[k:k + 1], thumb)
+        bilinear[k:k + 1] = F.interpolate(thumb, size=(crop, crop), mode="bilinear", align_corners=False)
+    return lstar, guided, bilinear, ab
+
+
+@torch.no_grad()
+def validation_l1(refiner: HintRefiner, batches) -> tuple[float, float]:
+    """Mean |a/b error| of the refiner and of its input (the guided plane) on fixed batches."""
+    refiner.eval()
+    ours = np.mean([(refiner(L, g, up) - ab).abs().mean().item() for L, g, up, ab in batches])
+    base = np.mean([(g - ab).abs().mean().item() for L, g, up, ab in batches])
+    refiner.train()
+    return float(ours), float(base)
+
+
+def _save(path: Path, payload) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def fit(args, workdir: Path) -> dict:
+    cache = ImageCache.load(Path(args.data))
+    train, val = cache.split()
+    if len(train) == 0 or len(val) == 0:
+        raise GraycodecError(f"{args.data}: the cache needs photos on both sides of the validation split")
+    vrng = np.random.default_rng([args.seed, 10**9])
+    val_batches = [make_batch(val, args.batch_size, args.crop, vrng) for _ in range(VAL_BATCHES)]
+    torch.manual_seed(args.seed)
+    refiner = HintRefiner()
+    opt = torch.optim.AdamW(refiner.parameters(), lr=args.lr, weight_decay=1e-4)
+    step, best = 0, {"val_l1": float("inf"), "step": -1}
+    if args.init:
+        state = torch.load(args.init, map_location="cpu", weights_only=True)
+        refiner.load_state_dict(state.get("refiner", state))
+    if args.resume:
+        ck = torch.load(args.resume, map_location="cpu", weights_only=True)
+        refiner.load_state_dict(ck["refiner"])
+        opt.load_state_dict(ck["optimizer"])
+        step, best = ck["step"], ck["best"]
+        print(f"resumed from {args.resume} at step {step}")
+    log = open(workdir / "log.jsonl", "a")
+    start, first = time.time(), step
+    while step < args.steps and (args.minutes is None or time.time() - start < 60 * args.minutes):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, args.steps, args.lr)
+        L, g, up, ab = make_batch(train, args.batch_size, args.crop, np.random.default_rng([args.seed, step]))
+        loss = (refiner(L, g, up) - ab).abs().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        record = {"step": step, "loss": loss.item(),
+                  "images_per_s": (step - first) * args.batch_size / (time.time() - start)}
+        if step % args.val_every == 0 or step == args.steps:
+            record["val_l1"], record["val_l1_input"] = validation_l1(refiner, val_batches)
+            if record["val_l1"] < best["val_l1"]:
+                best = {"val_l1": record["val_l1"], "val_l1_input": record["val_l1_input"], "step": step}
+                _save(workdir / "best.pt", refiner.state_dict())
+            _save(workdir / "last.ckpt", {"refiner": refiner.state_dict(), "optimizer": opt.state_dict(),
+                                          "step": step, "best": best, "args": vars(args)})
+            print(f"step {step}: validation L1 {record['val_l1']:.4f} (input {record['val_l1_input']:.4f}; "
+                  f"best step {best['step']}), {record['images_per_s']:.1f} crops/s", flush=True)
+        log.write(json.dumps(record) + "\n")
+        if "val_l1" in record:
+            log.flush()
+    log.close()
+    seconds = time.time() - start
+    return {"best": best, "steps_this_session": step - first, "seconds_this_session": round(seconds, 1),
+            "crops_per_s": round((step - first) * args.batch_size / max(seconds, 1e-9), 1),
+            "photos": {"train": len(train), "validation": len(val)}, "step": step}
+
+
+def release(args, argv, run: dict, workdir: Path) -> Path:
+    """The base model plus the best refiner, with the base card and a ``refiner_training`` record."""
+    base_path = Path(args.model) if args.model else find_default_model()
+    if base_path is None:
+        raise GraycodecError("no base model: pass --model PATH (models/ holds no weight file)")
+    if not (workdir / "best.pt").is_file():
+        raise GraycodecError(f"{workdir}: no validated refiner yet (best.pt); train at least --val-every steps")
+    net, card = load_model(base_path)
+    net.refiner = HintRefiner()
+    net.refiner.load_state_dict(torch.load(workdir / "best.pt", map_location="cpu", weights_only=True))
+    card = {k: v for k, v in card.items() if k not in ("model_id", "sha256", "file")}
+    card["refiner_training"] = {
+        "command": "graycodec train-refiner " + shlex.join(argv), "base_model": base_path.name,
+        "data": str(args.data), "cell_range_px": list(CELL_RANGE), "crop": args.crop,
+        "batch_size": args.batch_size, "steps": run["step"], "best_step": run["best"]["step"],
+        "validation_l1": run["best"].get("val_l1"), "validation_l1_input": run["best"].get("val_l1_input"),
+        "photos": run["photos"], "crops_per_s": run["crops_per_s"],
+        "seconds_this_session": run["seconds_this_session"], "device": "cpu", "threads": torch.get_num_threads()}
+    out = Path(args.out)
+    return save_model(net, out.parent, out.name, card)
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    if not args.data.endswith(".npy") or not Path(args.data).is_file():
+        raise GraycodecError(f"{args.data}: not a .npy cache (make one with `graycodec prepare`)")
+    if args.steps < 1 or args.batch_size < 1 or args.crop < 8 or args.val_every < 1:
+        raise GraycodecError("--steps, --batch-size and --val-every must be ≥ 1, --crop ≥ 8")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    workdir = Path(args.workdir or Path("runs") / Path(args.out).name)
+    workdir.mkdir(parents=True, exist_ok=True)
+    run = fit(args, workdir)
+    path = release(args, argv, run, workdir)
+    print(f"saved {path} (best validation at step {run['best']['step']})")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except GraycodecError as exc:
+        from ..cli import report_error
+
+        sys.exit(report_error(None, exc))

@@ -1,0 +1,153 @@
+"""The full-resolution hint refiner: its identity start, strips, the decoder path, training."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from graycodec import hints, refiner
+from graycodec.model import ColorUNet, load_model, save_model
+from graycodec.predictor import Predictor, thumbnail_tensor
+from graycodec.refiner import HintRefiner, refine, refine_size
+from graycodec.training import refine as train_refiner
+from graycodec.training.data import build_cache, find_images, is_validation
+from graycodec.upsampling import guided_hint_plane, match_hint_means
+
+torch.set_num_threads(1)
+
+
+def noisy_refiner(seed: int = 0) -> HintRefiner:
+    """A refiner whose every weight is random (the last layer too), so each input matters."""
+    torch.manual_seed(seed)
+    net = HintRefiner()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0, 0.05)
+    return net.eval()
+
+
+def planes(h=70, w=50, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    lstar = torch.rand(1, 1, h, w, generator=g) * 100
+    thumb = (torch.randn(1, 2, max(1, h // 16), max(1, w // 16), generator=g) * 20).round()
+    return lstar, thumb
+
+
+def test_an_untrained_refiner_returns_the_l_guided_plane():
+    lstar, thumb = planes()
+    out = refine(HintRefiner(), lstar, thumb)
+    assert torch.equal(out, guided_hint_plane(lstar, thumb))
+
+
+def test_strips_give_the_same_result_as_one_pass():
+    net = noisy_refiner()
+    lstar, thumb = planes(h=300, w=40)
+    whole = refine(net, lstar, thumb, strip_rows=1000)
+    strips = refine(net, lstar, thumb, strip_rows=37)
+    assert not torch.equal(whole, guided_hint_plane(lstar, thumb))  # the net does change it
+    assert torch.allclose(whole, strips, atol=1e-4)
+
+
+@pytest.mark.parametrize("h,w,expect", [(512, 768, (512, 768)), (3000, 4000, (1024, 1365)),
+                                        (100, 20000, (20, 4096))])
+def test_refine_size_keeps_small_photos_and_caps_large_ones(h, w, expect):
+    assert refine_size(h, w) == expect
+
+
+def test_a_model_file_with_a_refiner_round_trips_and_hints_take_the_refiner(tmp_path):
+    net = ColorUNet(refiner=True)
+    net.refiner = noisy_refiner()
+    path = save_model(net, tmp_path, "with-refiner", {})
+    loaded, card = load_model(path)
+    assert loaded.refiner is not None and "HintRefiner" in card["architecture"]
+    pred = Predictor(loaded, card, torch.device("cpu"))
+    rng = np.random.default_rng(0)
+    lstar = rng.uniform(0, 100, (64, 48)).astype(np.float32)
+    thumb = hints.make_hints(rng.uniform(-30, 30, (64, 48, 2)), "medium")
+    got = pred.predict_ab(lstar, thumb)
+    # What the refiner path is: the refiner at full size, then the block means pulled back.
+    L = torch.from_numpy(lstar)[None, None]
+    T = thumbnail_tensor(thumb)
+    want = match_hint_means(L, refine(loaded.refiner, L, T), T)[0].permute(1, 2, 0).numpy()
+    assert np.allclose(got, want, atol=1e-4)
+    # Without hints the U-Net answers, as before; the batch path agrees with one at a time.
+    batch = pred.predict_ab_batch([lstar, lstar], [thumb, None])
+    assert np.allclose(batch[0].permute(1, 2, 0).numpy(), got, atol=1e-4)
+    assert np.allclose(batch[1].permute(1, 2, 0).numpy(), pred.predict_ab(lstar), atol=1e-3)
+
+
+def test_a_model_without_refiner_keeps_the_working_size_path(tmp_path):
+    path = save_model(ColorUNet(), tmp_path, "plain", {})
+    loaded, _ = load_model(path)
+    assert loaded.refiner is None
+
+
+def photo(h, w, seed):
+    """Colour that follows lightness, with sharp edges: what a refiner can learn quickly."""
+    r = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    stripes = ((x // r.integers(5, 12) + y // r.integers(5, 12)) % 2).astype(float)
+    v = 0.3 + 0.5 * stripes
+    return (np.stack([v, v * (0.4 + 0.5 * stripes), 0.4 * v], -1) * 255).round().astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def cache_path(tmp_path_factory):
+    """A .npy cache of 10 photos, 2 of them on the validation side of the hash split."""
+    root = tmp_path_factory.mktemp("refiner")
+    names = [f"p{i}" for i in range(400)]
+    chosen = [n for n in names if is_validation(n + ".png")][:2] + [n for n in names if not is_validation(n + ".png")][:8]
+    (root / "data").mkdir()
+    for i, name in enumerate(chosen):
+        Image.fromarray(photo(64, 80, i)).save(root / "data" / f"{name}.png")
+    cache, _ = build_cache(find_images([root / "data"]), short_side=64)
+    cache.save(root / "c.npy")
+    return root / "c.npy"
+
+
+def test_train_refiner_lowers_the_validation_error_and_keeps_the_unet(cache_path, tmp_path, cli_run):
+    base = save_model(ColorUNet(), tmp_path / "base", "base", {"working_short_side": 64})
+    out = tmp_path / "models" / "refined"
+    res = cli_run("train-refiner", str(cache_path), "--out", str(out), "--model", str(base),
+                  "--workdir", str(tmp_path / "run"), "--steps", "30", "--val-every", "10",
+                  "--batch-size", "4", "--crop", "32", "--lr", "3e-3", "--threads", "1")
+    assert res.exit_code == 0, res.output
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    scored = [r for r in log if "val_l1" in r]
+    assert [r["step"] for r in scored] == [10, 20, 30]
+    assert min(r["val_l1"] for r in scored) < scored[0]["val_l1_input"]  # beats its own input
+    (path,) = (tmp_path / "models").glob("refined-*.safetensors")
+    net, card = load_model(path)
+    base_net, _ = load_model(base)
+    assert net.refiner is not None
+    for name, tensor in base_net.state_dict().items():  # the U-Net is the base model's
+        assert torch.equal(net.state_dict()[name], tensor), name
+    assert card["working_short_side"] == 64
+    assert card["refiner_training"]["steps"] == 30 and card["refiner_training"]["base_model"] == base.name
+
+
+def test_train_refiner_resumes_from_its_checkpoint_and_refuses_to_release_nothing(cache_path, tmp_path, cli_run):
+    base = save_model(ColorUNet(), tmp_path / "base", "base", {})
+    common = [str(cache_path), "--model", str(base), "--val-every", "10", "--batch-size", "2",
+              "--crop", "24", "--threads", "1", "--out", str(tmp_path / "m"), "--workdir", str(tmp_path / "w")]
+    nothing = cli_run("train-refiner", *common, "--minutes", "0")  # stops before a validated step
+    assert nothing.exit_code != 0 and "no validated refiner" in nothing.output
+    assert not list(tmp_path.glob("m-*.safetensors"))
+    assert cli_run("train-refiner", *common, "--steps", "10").exit_code == 0
+    before = torch.load(tmp_path / "w" / "last.ckpt", weights_only=True)
+    res = cli_run("train-refiner", *common, "--steps", "20", "--resume", str(tmp_path / "w" / "last.ckpt"))
+    assert res.exit_code == 0 and "resumed from" in res.output
+    after = torch.load(tmp_path / "w" / "last.ckpt", weights_only=True)
+    assert before["step"] == 10 and after["step"] == 20
+    assert after["best"]["val_l1"] <= before["best"]["val_l1"]
+    steps = [json.loads(line)["step"] for line in (tmp_path / "w" / "log.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 21))  # continued at 11, not started over
+
+
+def test_train_refiner_refuses_a_folder_with_one_line(tmp_path, cli_run):
+    res = cli_run("train-refiner", str(tmp_path), "--out", str(tmp_path / "m"))
+    assert res.exit_code != 0 and "not a .npy cache" in res.output and "Traceback" not in res.output
