@@ -63,7 +63,9 @@ def refine_size(height: int, width: int) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def _inputs(lstar: torch.Tensor, thumb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def refiner_inputs(lstar: torch.Tensor, thumb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The refiner's two colour inputs, (L-guided hint plane, bilinear thumbnail); training
+    builds them with this function too, so it sees what the decoder gives."""
     guided = guided_hint_plane(lstar, thumb)
     return guided, F.interpolate(thumb, size=lstar.shape[-2:], mode="bilinear", align_corners=False)
 
@@ -76,9 +78,7 @@ def refine(refiner: HintRefiner, lstar: torch.Tensor, thumb: torch.Tensor, strip
     in one pass); the halo makes the convolutions see the same neighbours as in one pass.
     """
     h = lstar.shape[-2]
-    if h <= strip_rows + 2 * HALO:
-        return refiner(lstar, *_inputs(lstar, thumb))
-    guided, bilinear = _inputs(lstar, thumb)  # two planes at refine size: bounded by refine_size
+    guided, bilinear = refiner_inputs(lstar, thumb)  # two planes at refine size: bounded by refine_size
     out = torch.empty_like(guided)
     for r0 in range(0, h, strip_rows):
         r1 = min(h, r0 + strip_rows)

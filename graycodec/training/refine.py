@@ -31,8 +31,7 @@ import torch.nn.functional as F
 
 from ..errors import GraycodecError
 from ..model import load_model, save_model
-from ..refiner import HintRefiner
-from ..upsampling import guided_hint_plane
+from ..refiner import HintRefiner, refiner_inputs
 from ..zoo import find_default_model
 from .batches import random_crops, rgb_to_lab_torch
 from .data import ImageCache
@@ -73,8 +72,7 @@ def make_batch(cache: ImageCache, n: int, crop: int, rng: np.random.Generator):
         cell = math.exp(rng.uniform(*np.log(CELL_RANGE)))
         thumb_hw = (max(1, round(crop / cell)), max(1, round(crop / cell)))
         thumb = F.adaptive_avg_pool2d(ab[k:k + 1], thumb_hw).round().clamp(-128, 127)  # as stored
-        guided[k:k + 1] = guided_hint_plane(lstar[k:k + 1], thumb)
-        bilinear[k:k + 1] = F.interpolate(thumb, size=(crop, crop), mode="bilinear", align_corners=False)
+        guided[k:k + 1], bilinear[k:k + 1] = refiner_inputs(lstar[k:k + 1], thumb)
     return lstar, guided, bilinear, ab
 
 
