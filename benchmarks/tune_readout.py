@@ -2,16 +2,18 @@
 
     python benchmarks/tune_readout.py --model models/x.safetensors [--set val-large] [--max-images N] [--write-card]
 
-For every (debias exponent, temperature) of a grid, the bins of each validation photo (the
+For every (debias exponent, temperature, chroma gain) of a grid, the bins of each validation photo (the
 fixed hash split of ../shared/data/photos, as training sees them; or, with ``--set val-large``,
 the split's photos with a short side >= 320 at their native size) are read out and scored
 through the decoder's path: mean CIEDE2000 against the original and the colourfulness ratio
 (mean M of the outputs / mean M of the originals). Then
 
 * the **fidelity** end (vividness 0, `decode`'s default) is the read-out of least CIEDE2000
-  among those whose colourfulness ratio is at least ``--fidelity-ratio-min`` (default 0:
-  fidelity means the least colour error; issue 12 also asks for a ratio of 0.60, which a
-  model may or may not reach at a competitive error — the table shows the trade-off);
+  among those whose colourfulness ratio is at least ``--fidelity-ratio-min`` (default 0.60,
+  issue 12's floor for decoding: the read-out of least error overall is the sepia mean, about
+  30 % as colourful as the originals, and a user sees that first; with the chroma gain a
+  ratio of 0.60 costs about 4 % more CIEDE2000 on val-large and stays below gray's.
+  ``--fidelity-ratio-min 0`` gives the least error whatever its colour);
 * the **vivid** end (vividness 1, `colorize`'s default) is the read-out of least CIEDE2000
   among those whose ratio is at least 0.85, or the most colourful one if none reaches it.
 
@@ -39,9 +41,10 @@ from graycodec.colorbins import readout_with  # noqa: E402
 from graycodec.evaluation.metrics import colourfulness  # noqa: E402
 from graycodec.predictor import Predictor, hint_inputs, resize_plane, upsample_ab, working_size  # noqa: E402
 
-DEBIAS = (0.0, 0.1, 0.2, 0.25, 0.5, 0.75, 1.0)
-TEMPERATURE = (1.0, 0.8, 0.65, 0.5, 0.38, 0.3)
-FIDELITY_RATIO_MIN = 0.0
+DEBIAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+TEMPERATURE = (1.0, 0.5, 0.38, 0.3)
+GAIN = tuple(np.round(np.arange(1.0, 3.41, 0.2), 1))
+FIDELITY_RATIO_MIN = 0.60
 VIVID_RATIO_MIN = 0.85
 
 
@@ -55,8 +58,10 @@ def grid_scores(pred: Predictor, rgb: np.ndarray) -> dict:
     for d, t in itertools.product(DEBIAS, TEMPERATURE):
         ab = readout_with(logits, pred.model.class_weights, d, t)
         ab = torch.nn.functional.interpolate(ab, size=l_work.shape[-2:], mode="bilinear", align_corners=False)
-        rgb8 = color.lab_to_rgb8(lstar, upsample_ab(ab, *lstar.shape))
-        out[(d, t)] = (float(deltaE_ciede2000(ref_lab, color.rgb_to_lab(rgb8)).mean()), colourfulness(rgb8))
+        ab = upsample_ab(ab, *lstar.shape)
+        for g in GAIN:  # the gain commutes with the (linear) upsampling
+            rgb8 = color.lab_to_rgb8(lstar, g * ab)
+            out[(d, t, g)] = (float(deltaE_ciede2000(ref_lab, color.rgb_to_lab(rgb8)).mean()), colourfulness(rgb8))
     return out
 
 
@@ -98,11 +103,11 @@ def main(argv=None) -> int:
     vivid = choose(table, VIVID_RATIO_MIN, True)
     print(f"{len(images)} validation images, {time.perf_counter() - t0:.0f} s; model {pred.model_id}; "
           f"gray (a = b = 0): CIEDE2000 {gray:.3f}\n")
-    print("| debias | T | CIEDE2000 | colourfulness ratio |\n|---|---|---|---|")
-    for (d, t), r in table.items():
-        mark = " (fidelity end)" if (d, t) == fidelity else " (vivid end)" if (d, t) == vivid else ""
-        print(f"| {d:g} | {t:g} | {r['de2000']:.3f} | {r['ratio']:.3f}{mark} |")
-    chosen = {"fidelity": list(fidelity), "vivid": list(vivid),
+    print("| debias | T | gain | CIEDE2000 | colourfulness ratio |\n|---|---|---|---|---|")
+    for key, r in table.items():
+        mark = " (fidelity end)" if key == fidelity else " (vivid end)" if key == vivid else ""
+        print("| " + " | ".join(f"{x:g}" for x in key) + f" | {r['de2000']:.3f} | {r['ratio']:.3f}{mark} |")
+    chosen = {"fidelity": [float(x) for x in fidelity], "vivid": [float(x) for x in vivid],
               "chosen_on": f"validation split ({args.set}), {len(images)} images, working short side "
                            f"{pred.working_short_side} (benchmarks/tune_readout.py)",
               "gray_de2000": gray,

@@ -9,7 +9,12 @@ per-class weights lift rare, saturated colours. One distribution then gives two 
 * **fidelity** — its mean (the estimate of lowest squared error), after removing the
   rebalancing bias the weighted loss puts into the network's output (``q ∝ w · p``);
 * **vivid** — the *annealed mean*: the distribution sharpened by a temperature ``T < 1``
-  (Zhang's 0.38), which keeps colour where the mean would average it away.
+  (Zhang's 0.38), which keeps colour where the mean would average it away; or the mean's
+  chroma multiplied by a **gain** ``g > 1``, which keeps the mean's hue. A model trained
+  from scratch on a few thousand photos is unsure of hue more often than of saturation,
+  and sharpening then commits to one hue that is wrong as often as not, while the gain
+  restores saturation in the averaged direction: on the validation photos the gain
+  reaches the same colourfulness at a lower CIEDE2000 (docs/BENCHMARKS.md, "Read-out").
 
 ``readout(logits, vividness, ...)`` moves between them (``vividness_params`` documents the mapping).
 
@@ -113,39 +118,43 @@ def weighted_soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor, clas
 
 
 # --- read-outs ---------------------------------------------------------------------------
-# The two ends of the vividness scale, as (debias exponent, temperature). A model card may
-# carry its own ends, chosen on the validation split (``readout`` in the card, see
+# The two ends of the vividness scale, as (debias exponent, temperature, chroma gain). A model
+# card may carry its own ends, chosen on the validation split (``readout`` in the card, see
 # benchmarks/tune_readout.py); these are the defaults: the plain mean and Zhang's T = 0.38.
-FIDELITY_END = (1.0, 1.0)
-VIVID_END = (0.0, VIVID_TEMPERATURE)
+FIDELITY_END = (1.0, 1.0, 1.0)
+VIVID_END = (0.0, VIVID_TEMPERATURE, 1.0)
+MAX_GAIN = 4.0  # beyond it most colours leave the sRGB gamut and are clipped
 
 
-def vividness_params(vividness: float, fidelity_end=FIDELITY_END, vivid_end=VIVID_END) -> tuple[float, float]:
-    """(debias exponent, temperature) for a vividness in [0, 1] (clipped): linear between the ends.
+def vividness_params(vividness: float, fidelity_end=FIDELITY_END, vivid_end=VIVID_END) -> tuple[float, float, float]:
+    """(debias exponent, temperature, gain) for a vividness in [0, 1] (clipped): each linear
+    between the ends. An end given as (debias, temperature) has a gain of 1.
 
     The debias exponent says how much of the class rebalancing is divided out of the
     network's distribution (1: all of it, the plain estimate of p; 0: none, the rebalanced q
     that favours rare, saturated colours); the temperature sharpens the result before its
-    mean is taken (1: the mean; 0.38: Zhang's annealed mean).
+    mean is taken (1: the mean; 0.38: Zhang's annealed mean); the gain multiplies the
+    resulting a/b (its chroma; the hue stays).
     """
     v = float(np.clip(vividness, 0.0, 1.0))
-    (d0, t0), (d1, t1) = fidelity_end, vivid_end
-    return d0 + v * (d1 - d0), t0 + v * (t1 - t0)
+    (d0, t0, g0), (d1, t1, g1) = (tuple(end) + (1.0,) * (3 - len(end)) for end in (fidelity_end, vivid_end))
+    return d0 + v * (d1 - d0), t0 + v * (t1 - t0), g0 + v * (g1 - g0)
 
 
 def readout(logits: torch.Tensor, vividness: float, class_weights: torch.Tensor,
             fidelity_end=FIDELITY_END, vivid_end=VIVID_END) -> torch.Tensor:
     """a/b (N, 2, h, w) from bin logits (N, Q, h, w) at a vividness in [0, 1] (see above)."""
-    debias, temperature = vividness_params(vividness, fidelity_end, vivid_end)
-    return readout_with(logits, class_weights, debias, temperature)
+    debias, temperature, gain = vividness_params(vividness, fidelity_end, vivid_end)
+    return readout_with(logits, class_weights, debias, temperature, gain)
 
 
-def readout_with(logits: torch.Tensor, class_weights: torch.Tensor, debias: float, temperature: float) -> torch.Tensor:
-    """a/b of the distribution softmax(logits) / w**debias, annealed at ``temperature``."""
+def readout_with(logits: torch.Tensor, class_weights: torch.Tensor, debias: float, temperature: float,
+                 gain: float = 1.0) -> torch.Tensor:
+    """``gain`` × the a/b of the distribution softmax(logits) / w**debias, annealed at ``temperature``."""
     logp = F.log_softmax(logits.float(), dim=1)
     logp = logp - debias * class_weights.log()[None, :, None, None]
     probs = torch.softmax(logp / temperature, dim=1)
-    return torch.einsum("nqhw,qc->nchw", probs, bins_tensor(logits.device))
+    return gain * torch.einsum("nqhw,qc->nchw", probs, bins_tensor(logits.device))
 
 
 def annealed_mean(probs: torch.Tensor, temperature: float) -> torch.Tensor:

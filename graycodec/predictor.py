@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .colorbins import FIDELITY_END, VIVID_END, readout
+from .colorbins import FIDELITY_END, MAX_GAIN, VIVID_END, readout
 from .errors import DeviceError, ModelError
 from .hints import HintThumbnail, upsample_bilinear
 from .model import load_model
@@ -98,17 +98,20 @@ def upsample_ab(ab_work: torch.Tensor, height: int, width: int) -> np.ndarray:
     return out
 
 
-def readout_ends(card: dict) -> tuple[tuple[float, float], tuple[float, float]]:
-    """The (debias, temperature) ends of the vividness scale: the card's ``readout`` (chosen on
-    the validation split for that model), else the defaults of ``colorbins``."""
+def readout_ends(card: dict) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """The (debias, temperature, gain) ends of the vividness scale: the card's ``readout``
+    (chosen on the validation split for that model; an end of two numbers has a gain of 1),
+    else the defaults of ``colorbins``."""
     ends = card.get("readout") or {}
     try:
         fid, viv = ends.get("fidelity", FIDELITY_END), ends.get("vivid", VIVID_END)
-        fid, viv = (float(fid[0]), float(fid[1])), (float(viv[0]), float(viv[1]))
+        if not (2 <= len(fid) <= 3 and 2 <= len(viv) <= 3):
+            raise ValueError
+        fid, viv = (tuple(float(x) for x in tuple(end) + (1.0,) * (3 - len(end))) for end in (fid, viv))
     except (TypeError, ValueError, IndexError, AttributeError):
-        raise ModelError("model card: 'readout' must hold fidelity and vivid as [debias, temperature]") from None
-    if not all(0.0 <= d <= 1.0 and 0.05 <= t <= 1.0 for d, t in (fid, viv)):
-        raise ModelError("model card: readout debias must be in 0..1 and temperature in 0.05..1")
+        raise ModelError("model card: 'readout' must hold fidelity and vivid as [debias, temperature(, gain)]") from None
+    if not all(0.0 <= d <= 1.0 and 0.05 <= t <= 1.0 and 0.0 < g <= MAX_GAIN for d, t, g in (fid, viv)):
+        raise ModelError(f"model card: readout debias must be in 0..1, temperature in 0.05..1 and gain in (0, {MAX_GAIN:g}]")
     return fid, viv
 
 

@@ -85,6 +85,19 @@ def test_readout_removes_the_rebalancing_at_vividness_0_and_sharpens_at_1():
     torch.testing.assert_close(fidelity, torch.tensor([8.0, 0.0]), atol=1e-3, rtol=1e-4)
     vivid = colorbins.readout(logits, 1.0, weights)[0, :, 0, 0]
     torch.testing.assert_close(vivid, torch.tensor([20.0, 0.0]), atol=1e-3, rtol=1e-4)  # q as is
-    assert colorbins.vividness_params(0.0) == (1.0, 1.0)
-    assert colorbins.vividness_params(1.0) == (0.0, pytest.approx(0.38))
+    assert colorbins.vividness_params(0.0) == (1.0, 1.0, 1.0)
+    assert colorbins.vividness_params(1.0) == (0.0, pytest.approx(0.38), 1.0)
     assert colorbins.vividness_params(5.0) == colorbins.vividness_params(1.0)  # clipped
+
+
+def test_readout_gain_scales_the_chroma_and_keeps_the_hue():
+    i, j = bin_index(0, 0), bin_index(30, -40)
+    logits = torch.full((1, NUM_BINS, 1, 1), -1e4)
+    logits[0, i], logits[0, j] = np.log(0.5), np.log(0.5)
+    weights = torch.ones(NUM_BINS)
+    plain = colorbins.readout_with(logits, weights, 1.0, 1.0)[0, :, 0, 0]
+    torch.testing.assert_close(plain, torch.tensor([15.0, -20.0]), atol=1e-3, rtol=1e-4)  # the mean
+    ends = ((1.0, 1.0), (1.0, 1.0, 3.0))  # a two-number end has a gain of 1
+    assert colorbins.vividness_params(0.5, *ends) == (1.0, 1.0, 2.0)
+    for v, gain in ((0.0, 1.0), (0.5, 2.0), (1.0, 3.0)):
+        torch.testing.assert_close(colorbins.readout(logits, v, weights, *ends)[0, :, 0, 0], gain * plain)
