@@ -258,6 +258,18 @@ def test_epochs_sets_the_number_of_steps_on_a_prepared_cache(tiny):
         engine.build_parser().parse_args(["d", "--out", "m/x", "--steps", "3", "--epochs", "1"])
 
 
+def test_minutes_stops_early_and_still_validates_checkpoints_and_releases(tiny):
+    # A budget spent after the first step: the run stops there, not at step 50.
+    assert engine.main(train_args(tiny, "short", "--steps", 50, "--val-every", 40, "--minutes", 1e-9)) == 0
+    workdir = tiny / "runs" / "short"
+    log, vals = read_log(workdir / "log.jsonl")
+    assert sorted(log) == [1] and sorted(vals) == [1]  # validated at the step it stopped
+    assert torch.load(workdir / "last.ckpt", weights_only=False)["step"] == 1
+    card = json.loads(next((tiny / "models").glob("short-*.json")).read_text())
+    assert card["training"]["last_step"] == 1 and card["training"]["best_step"] == 1
+    assert "--minutes" in card["training"]["command"]
+
+
 # --- backbone weights ------------------------------------------------------------------------
 def test_imagenet_backbone_offline_is_one_clear_error(tiny, monkeypatch, cli_run):
     def offline(*a, **k):

@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     length.add_argument("--steps", type=int, default=2000, help="optimizer steps (default 2000)")
     length.add_argument("--epochs", type=float,
                         help="train for N epochs instead (one epoch = training photos / batch size steps)")
+    p.add_argument("--minutes", type=float,
+                   help="stop after this many minutes of training even before the last step: validate, "
+                        "checkpoint and release as at the end (the learning-rate schedule still spans --steps)")
     p.add_argument("--batch-size", type=int, default=16, help="global batch (split over torchrun ranks)")
     p.add_argument("--size", type=int, default=128, help="training crop side in pixels")
     p.add_argument("--short-side", type=int, default=256, help="cache resolution (short side)")
@@ -292,6 +295,17 @@ def make_model(args, ctx: distributed.Dist, device: torch.device):
     return model, net, torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
 
 
+def out_of_time(minutes: float | None, t_start: float, ctx: distributed.Dist, device: torch.device) -> bool:
+    """``--minutes`` spent? Every rank must stop at the same step (they all-reduce each step),
+    so with several processes the ranks agree on rank 0's clock."""
+    if minutes is None:
+        return False
+    spent = time.time() - t_start >= 60 * minutes
+    if ctx.enabled:
+        return distributed.mean(float(spent) if ctx.is_main else 0.0, ctx, device) > 0
+    return spent
+
+
 def fit(args, ctx: distributed.Dist, device: torch.device, workdir: Path) -> dict:
     """Train as ``args`` say; returns the run's summary (model, best, cache size, timings)."""
     if args.batch_size % ctx.world:
@@ -332,22 +346,27 @@ def fit(args, ctx: distributed.Dist, device: torch.device, workdir: Path) -> dic
             step += 1
             seen += args.batch_size
             ips = seen / (time.time() - t_start)
+            last = step == args.steps or out_of_time(args.minutes, t_start, ctx, device)
             if not ctx.is_main:
+                if last:
+                    break
                 continue
             bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{ips:.1f}")
             bar.update(1)
             log.write(json.dumps({"step": step, "loss": loss, "lr": opt.param_groups[0]["lr"],
                                   "images_per_s": ips, "time": time.time()}) + "\n")
-            if step % args.val_every == 0 or step == args.steps:
+            if step % args.val_every == 0 or last:
                 best = validate_step(net, device, val, base, step, best, workdir, log, args.short_side)
-            if step % args.ckpt_every == 0 or step == args.steps:
+            if step % args.ckpt_every == 0 or last:
                 save_checkpoint(workdir / "last.ckpt", net, opt, step, best, args)
             log.flush()
+            if last:
+                break
     finally:
         bar.close()
         if log is not None:
             log.close()
-    return {"model": net, "best": best, "baselines": base, "photos": len(cache),
+    return {"model": net, "best": best, "baselines": base, "photos": len(cache), "last_step": step,
             "seconds": time.time() - t_start, "device": str(device), "world": ctx.world}
 
 
@@ -384,7 +403,7 @@ def finish(args, argv, run: dict, workdir: Path) -> Path:
     net.load_state_dict(torch.load(workdir / "best.pt", map_location=next(net.parameters()).device,
                                    weights_only=True))
     return release(net, vars(args), "graycodec train " + shlex.join(argv), run["best"], run["baselines"],
-                   images=run["photos"], processes=run["world"], device=run["device"],
+                   images=run["photos"], processes=run["world"], device=run["device"], last_step=run["last_step"],
                    seconds_this_session=round(run["seconds"], 1))
 
 
