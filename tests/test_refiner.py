@@ -151,3 +151,18 @@ def test_train_refiner_resumes_from_its_checkpoint_and_refuses_to_release_nothin
 def test_train_refiner_refuses_a_folder_with_one_line(tmp_path, cli_run):
     res = cli_run("train-refiner", str(tmp_path), "--out", str(tmp_path / "m"))
     assert res.exit_code != 0 and "not a .npy cache" in res.output and "Traceback" not in res.output
+
+
+def test_train_refiner_init_takes_the_refiner_of_a_released_file(cache_path, tmp_path, cli_run):
+    from graycodec.training.refine import init_state
+
+    donor = ColorUNet(refiner=True)
+    torch.nn.init.normal_(donor.refiner.out.weight, std=0.01)  # not the zero start of a fresh refiner
+    donor_file = save_model(donor, tmp_path / "donor", "donor", {})
+    state = init_state(donor_file)
+    for name, tensor in donor.refiner.state_dict().items():
+        torch.testing.assert_close(state[name], tensor.half().float())
+    plain = save_model(ColorUNet(), tmp_path / "plain", "plain", {})
+    res = cli_run("train-refiner", str(cache_path), "--model", str(plain), "--init", str(plain),
+                  "--out", str(tmp_path / "m"), "--workdir", str(tmp_path / "w"), "--steps", "1")
+    assert res.exit_code != 0 and "has no refiner" in res.output and "Traceback" not in res.output

@@ -258,6 +258,16 @@ def test_epochs_sets_the_number_of_steps_on_a_prepared_cache(tiny):
         engine.build_parser().parse_args(["d", "--out", "m/x", "--steps", "3", "--epochs", "1"])
 
 
+def test_init_takes_a_released_weight_file(full_run):
+    released = next(full_run[1].glob("full-*.safetensors"))
+    net = ColorUNet()
+    summary = engine.init_from(net, released)
+    assert summary.startswith(f"initialised {len(net.state_dict())} of {len(net.state_dict())} tensors")
+    want, _ = load_model(released)
+    for name, value in want.state_dict().items():
+        torch.testing.assert_close(net.state_dict()[name], value.float())
+
+
 def test_minutes_stops_early_and_still_validates_checkpoints_and_releases(tiny):
     # A budget spent after the first step: the run stops there, not at step 50.
     assert engine.main(train_args(tiny, "short", "--steps", 50, "--val-every", 40, "--minutes", 1e-9)) == 0

@@ -264,12 +264,18 @@ def validate_step(model, device, val, base, step, best, workdir: Path, log, shor
 
 
 def init_from(net, path: Path) -> str:
-    """Copy the tensors of a checkpoint (``last.ckpt``) or state dict (``best.pt``) that fit
-    ``net`` by name and shape — e.g. a BatchNorm run's weights into a GroupNorm model, whose
-    norms keep the affine parameters and drop the running statistics; a one-line summary."""
+    """Copy the tensors of a checkpoint (``last.ckpt``), state dict (``best.pt``) or released
+    weight file (``.safetensors``, e.g. the shipped model) that fit ``net`` by name and shape —
+    e.g. a BatchNorm run's weights into a GroupNorm model, whose norms keep the affine
+    parameters and drop the running statistics; a one-line summary."""
     if not path.is_file():
         raise GraycodecError(f"--init {path}: no such file")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))  # fp16 tensors: load_state_dict copies them into fp32
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
     step = state.get("step") if "model" in state else None  # a checkpoint knows its step
     state = state.get("model", state)
     own = net.state_dict()

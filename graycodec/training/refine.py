@@ -56,11 +56,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crop", type=int, default=96, help="crop side in pixels (default 96)")
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
     p.add_argument("--val-every", type=int, default=100, help="validate every N steps (default 100)")
-    p.add_argument("--init", help="start from these refiner weights (a best.pt or last.ckpt of this command)")
+    p.add_argument("--init", help="start from these refiner weights (a best.pt or last.ckpt of this command, "
+                                  "or a released .safetensors that has a refiner)")
     p.add_argument("--resume", help="continue from a last.ckpt of this command")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
     return p
+
+
+def init_state(path: Path) -> dict:
+    """Refiner weights to start from: a ``best.pt`` / ``last.ckpt`` of this command, or a released
+    weight file that has a refiner (its ``refiner.*`` tensors: the refiner does not depend on the
+    U-Net, so the shipped one can go on top of a newly trained U-Net)."""
+    if not path.is_file():
+        raise GraycodecError(f"--init {path}: no such file")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = {k.removeprefix("refiner."): v.float() for k, v in load_file(str(path)).items() if k.startswith("refiner.")}
+        if not state:
+            raise GraycodecError(f"--init {path}: this weight file has no refiner")
+        return state
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return state.get("refiner", state)
 
 
 def make_batch(cache: ImageCache, n: int, crop: int, rng: np.random.Generator):
@@ -104,8 +122,7 @@ def fit(args, workdir: Path) -> dict:
     opt = torch.optim.AdamW(refiner.parameters(), lr=args.lr, weight_decay=1e-4)
     step, best = 0, {"val_l1": float("inf"), "step": -1}
     if args.init:
-        state = torch.load(args.init, map_location="cpu", weights_only=True)
-        refiner.load_state_dict(state.get("refiner", state))
+        refiner.load_state_dict(init_state(Path(args.init)))
     if args.resume:
         ck = torch.load(args.resume, map_location="cpu", weights_only=True)
         refiner.load_state_dict(ck["refiner"])
