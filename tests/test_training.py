@@ -332,3 +332,22 @@ def test_group_norm_treats_each_sample_alone_and_init_copies_a_batch_norm_run(tm
     with pytest.raises(GraycodecError, match="no such file"):
         engine.init_from(net, tmp_path / "missing.ckpt")
     assert not net.head.weight.any()  # the untrained model still returns its hint
+
+
+def test_pack_keeps_the_split_names_and_shrinks(tmp_path):
+    from graycodec.training import pack
+
+    src = tmp_path / "photos" / "cat"
+    src.mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(colour_photo(120, 90, i)).save(src / f"image_{i}.jpg", quality=95)
+    out = tmp_path / "packed"
+    assert pack.main([str(tmp_path / "photos"), "--out", str(out), "--short-side", "45"]) == 0
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.jpg"))
+    assert written == [f"cat/image_{i}.jpg" for i in range(3)]  # what the hash split reads
+    for p in out.rglob("*.jpg"):
+        with Image.open(p) as im:
+            assert min(im.size) == 45 and im.format == "JPEG"
+    assert [is_validation(str(p)) for p in sorted(out.rglob("*.jpg"))] == \
+        [is_validation(str(p)) for p in sorted(src.glob("*.jpg"))]
+    assert pack.main([str(tmp_path / "photos"), "--out", str(out)]) == 2  # never over an existing folder
