@@ -380,3 +380,29 @@ def test_encode_quality_overrides_and_lossless(cli_run, rgb_png, tmp_path):
                                   ["--lossless", "--max-error", "3"]])
 def test_encode_quality_usage_errors(cli_run, rgb_png, tmp_path, args):
     assert cli_run("encode", rgb_png, "-o", tmp_path / "x.gcz", *args).exit_code == EXIT_USAGE
+
+
+def test_every_option_of_every_command_has_help():
+    """Click commands and the argparse ones `graycodec` delegates to: no option without help text."""
+    import importlib
+
+    import click
+
+    from graycodec import cli as cli_module
+
+    missing = []
+    for name, (module_name, _) in cli_module.DELEGATED.items():
+        parser = importlib.import_module(module_name).build_parser()
+        missing += [f"{name} {a.option_strings[0]}" for a in parser._actions
+                    if a.option_strings and a.option_strings[0] not in ("-h", "--help") and not a.help]
+
+    def walk(command, path):
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.help and not param.hidden:
+                missing.append(f"{path} {param.opts[0]}")
+        for sub_name, sub in getattr(command, "commands", {}).items():
+            if sub_name not in cli_module.DELEGATED:
+                walk(sub, f"{path} {sub_name}".strip())
+
+    walk(cli_module.cli, "")
+    assert not missing, missing

@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", help="start from these refiner weights (a best.pt or last.ckpt of this command, "
                                   "or a released .safetensors that has a refiner)")
     p.add_argument("--resume", help="continue from a last.ckpt of this command")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed (crops, hint cells, batch order)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
     return p
 
