@@ -173,7 +173,7 @@ def release(args, argv, run: dict, workdir: Path) -> Path:
     net.refiner.load_state_dict(torch.load(workdir / "best.pt", map_location="cpu", weights_only=True))
     card = {k: v for k, v in card.items() if k not in ("model_id", "sha256", "file")}
     card["refiner_training"] = {
-        "command": "graycodec train-refiner " + shlex.join(argv), "base_model": base_path.name,
+        "command": "graycodec train-refiner " + shlex.join(argv), "base_model": base_path.name, "init": args.init,
         "data": str(args.data), "cell_range_px": list(CELL_RANGE), "crop": args.crop,
         "batch_size": args.batch_size, "steps": run["step"], "best_step": run["best"]["step"],
         "validation_l1": run["best"].get("val_l1"), "validation_l1_input": run["best"].get("val_l1_input"),
