@@ -12,9 +12,10 @@ per-class weights lift rare, saturated colours. One distribution then gives two 
   (Zhang's 0.38), which keeps colour where the mean would average it away; or the mean's
   chroma multiplied by a **gain** ``g > 1``, which keeps the mean's hue. A model trained
   from scratch on a few thousand photos is unsure of hue more often than of saturation,
-  and sharpening then commits to one hue that is wrong as often as not, while the gain
+  and sharpening then commits each pixel to one hue, often the wrong one, while the gain
   restores saturation in the averaged direction: on the validation photos the gain
-  reaches the same colourfulness at a lower CIEDE2000 (docs/BENCHMARKS.md, "Read-out").
+  reaches the same colourfulness at a lower CIEDE2000 (docs/BENCHMARKS.md, "Read-out with
+  a chroma gain").
 
 ``readout(logits, vividness, ...)`` moves between them (``vividness_params`` documents the mapping).
 
