@@ -351,3 +351,7 @@ def test_pack_keeps_the_split_names_and_shrinks(tmp_path):
     assert [is_validation(str(p)) for p in sorted(out.rglob("*.jpg"))] == \
         [is_validation(str(p)) for p in sorted(src.glob("*.jpg"))]
     assert pack.main([str(tmp_path / "photos"), "--out", str(out)]) == 2  # never over an existing folder
+    assert pack.main([str(tmp_path / "nowhere"), "--out", str(tmp_path / "p2")]) == 2
+    (tmp_path / "empty").mkdir()
+    assert pack.main([str(tmp_path / "empty"), "--out", str(tmp_path / "p3")]) == 2
+    assert not (tmp_path / "p2").exists() and not (tmp_path / "p3").exists()

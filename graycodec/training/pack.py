@@ -53,6 +53,11 @@ def main(argv=None) -> int:
     if args.out.exists():
         print(f"error: {args.out} exists; pick a new folder", file=sys.stderr)
         return 2
+    missing = [d for d in args.data if not Path(d).exists()]
+    if missing or not find_images(args.data):
+        print(f"error: {missing[0] if missing else ', '.join(args.data)}: "
+              f"{'no such file or folder' if missing else 'no photos found'}", file=sys.stderr)
+        return 2
     count, total = pack(args.data, args.out, args.short_side, args.quality, args.min_downscale, args.chroma)
     print(f"wrote {count} photos, {total / 2**20:.1f} MiB, under {args.out}")
     return 0
