@@ -12,7 +12,7 @@
 #
 # Arguments: MINUTES of training (the run stops there, validates and releases its best).
 # Environment: DATA, DEVICE (cuda), BATCH (256), LR (1e-3), STEPS (the schedule's length,
-# 12000), VAL_EVERY (2000), OUT ($OUT on the device machine, else out/gpu).
+# 6000), VAL_EVERY (2000), OUT ($OUT on the device machine, else out/gpu).
 set -euo pipefail
 if [[ "${1:-}" == "--join" ]]; then  # reassemble the weight file the device machine sent in parts
     src=$2 dst=$3
@@ -39,7 +39,7 @@ python3 -m graycodec prepare "$DATA" --out /tmp/gpu-cache.npy --short-side 256 -
 shipped=$(ls models/*.safetensors | head -1)
 python3 -m graycodec train /tmp/gpu-cache.npy --out /tmp/gpu-models/graycodec-gpu --workdir /tmp/gpu-run \
     --init "$shipped" --short-side 256 --size 64 --batch-size "${BATCH:-256}" --lr "${LR:-1e-3}" \
-    --steps "${STEPS:-12000}" --minutes "$MINUTES" --val-every "${VAL_EVERY:-2000}" --val-images 96 \
+    --steps "${STEPS:-6000}" --minutes "$MINUTES" --val-every "${VAL_EVERY:-2000}" --val-images 96 \
     --ckpt-every 1000 --device "${DEVICE:-cuda}" 2>&1 | tr '\r' '\n' | grep -v '^train:' | tee "$OUT/train.log"
 release=$(ls /tmp/gpu-models/graycodec-gpu-*.safetensors)
 basename "$release" .safetensors > "$OUT/name.txt"
