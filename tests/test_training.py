@@ -355,3 +355,25 @@ def test_pack_keeps_the_split_names_and_shrinks(tmp_path):
     (tmp_path / "empty").mkdir()
     assert pack.main([str(tmp_path / "empty"), "--out", str(tmp_path / "p3")]) == 2
     assert not (tmp_path / "p2").exists() and not (tmp_path / "p3").exists()
+
+
+def test_make_inputs_hints_each_chosen_sample_with_its_own_thumbnail():
+    """Samples are hinted in groups of one thumbnail size; each must get what it gets alone."""
+    import math
+
+    from graycodec.training import batches
+
+    lab = torch.rand(24, 3, 40, 48) * torch.tensor([100.0, 80.0, 80.0])[:, None, None] - torch.tensor([0.0, 40.0, 40.0])[:, None, None]
+    L, hint, mask, ab = batches.make_inputs(lab, 0.5, np.random.default_rng(7))
+    rng = np.random.default_rng(7)  # replay the draws: which samples, and each one's cell size
+    chosen = np.flatnonzero(rng.random(24) < 0.5)
+    assert 0 < len(chosen) < 24 and torch.equal(mask[:, 0, 0, 0] > 0, torch.isin(torch.arange(24), torch.as_tensor(chosen)))
+    sizes = set()
+    for k in chosen:
+        cell = math.exp(rng.uniform(*np.log(batches.HINT_CELL_RANGE)))
+        thumb_hw = (max(1, round(40 / cell)), max(1, round(48 / cell)))
+        sizes.add(thumb_hw)
+        torch.testing.assert_close(hint[k : k + 1], batches.hint_plane(L[k : k + 1], ab[k : k + 1], thumb_hw))
+    assert len(sizes) > 1  # several groups were exercised
+    unhinted = [k for k in range(24) if k not in set(chosen)]
+    assert not hint[unhinted].any() and torch.equal(L, lab[:, :1]) and torch.equal(ab, lab[:, 1:])

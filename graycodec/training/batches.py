@@ -70,9 +70,14 @@ def make_inputs(lab: torch.Tensor, hint_fraction: float, rng: np.random.Generato
     n, _, h, w = ab.shape
     hint = torch.zeros_like(ab)
     mask = torch.zeros_like(L)
+    by_size: dict[tuple[int, int], list[int]] = {}
     for k in np.flatnonzero(rng.random(n) < hint_fraction):
         cell = math.exp(rng.uniform(*np.log(HINT_CELL_RANGE)))
-        thumb_hw = (max(1, round(h / cell)), max(1, round(w / cell)))
-        hint[k : k + 1] = hint_plane(L[k : k + 1], ab[k : k + 1], thumb_hw)
-        mask[k] = 1.0
+        by_size.setdefault((max(1, round(h / cell)), max(1, round(w / cell))), []).append(int(k))
+    # One call per thumbnail size, not per sample: a batch holds only a dozen sizes, and on a
+    # GPU each call is some twenty kernel launches (the samples do not interact).
+    for thumb_hw, members in by_size.items():
+        idx = torch.as_tensor(members, device=ab.device)
+        hint[idx] = hint_plane(L[idx], ab[idx], thumb_hw)
+        mask[idx] = 1.0
     return L, hint, mask, ab
