@@ -245,6 +245,16 @@ def test_resume_continues_exactly(full_run, tiny, monkeypatch):
     assert next((tiny / "models").glob("cut-*.safetensors")).name.split("-")[1] == ref_file
 
 
+def test_prefetch_trains_on_the_same_batches(full_run, tiny):
+    argv = train_args(tiny, "pre", "--steps", 16, "--val-every", 8, "--ckpt-every", 5,
+                      "--warmup", 1, "--lr", "2e-3", "--prefetch")
+    assert engine.main(argv) == 0
+    got, ref = step_losses(tiny / "runs" / "pre"), step_losses(full_run[0])
+    assert sorted(got) == sorted(ref) == list(range(1, 17))
+    for s in ref:
+        assert got[s] == pytest.approx(ref[s], rel=1e-6, abs=1e-9), s
+
+
 def test_epochs_sets_the_number_of_steps_on_a_prepared_cache(tiny):
     cache = tiny / "prepared" / "c.npy"
     assert prepare.main([str(tiny / "data"), "--out", str(cache), "--short-side", "40", "--no-progress"]) == 0

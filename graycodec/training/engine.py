@@ -22,6 +22,7 @@ import shlex
 import shutil
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", help="checkpoint to continue from")
     p.add_argument("--seed", type=int, default=0, help="random seed (crops, hints, batch order)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    p.add_argument("--prefetch", action=argparse.BooleanOptionalAction, default=None,
+                   help="cut the next batch's crops on a host thread while the device trains on this one "
+                        "(default: on with CUDA; the same batches either way)")
     return p
 
 
@@ -301,6 +305,30 @@ def make_model(args, ctx: distributed.Dist, device: torch.device):
     return model, net, torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
 
 
+def crop_stream(cache, per_rank: int, size: int, seed: int, start: int, ctx: distributed.Dist, prefetch: bool):
+    """(rng, crops) for steps start, start + 1, ...: each step's generator, seeded by the step
+    (and rank), after it cut that step's crops; the step's hints go on drawing from it.
+
+    With ``prefetch`` a host thread cuts step s + 1's crops while step s trains: the same
+    batches, in the same order, since each step's generator depends on nothing else."""
+    def cut(step):
+        rng = np.random.default_rng([seed, step] if not ctx.enabled else [seed, step, ctx.rank])
+        return rng, random_crops(cache, per_rank, size, rng)
+
+    step = start
+    if not prefetch:
+        while True:
+            yield cut(step)
+            step += 1
+    with ThreadPoolExecutor(1, thread_name_prefix="crops") as pool:
+        pending = pool.submit(cut, step)
+        while True:
+            ready = pending.result()
+            step += 1
+            pending = pool.submit(cut, step)
+            yield ready
+
+
 def out_of_time(minutes: float | None, t_start: float, ctx: distributed.Dist, device: torch.device) -> bool:
     """``--minutes`` spent? Every rank must stop at the same step (they all-reduce each step),
     so with several processes the ranks agree on rank 0's clock."""
@@ -339,13 +367,15 @@ def fit(args, ctx: distributed.Dist, device: torch.device, workdir: Path) -> dic
     per_rank = args.batch_size // ctx.world
     bar = tqdm(total=args.steps, initial=step, desc="train", unit="step", disable=not ctx.is_main)
     t_start, seen = time.time(), 0
+    prefetch = device.type == "cuda" if args.prefetch is None else args.prefetch
+    stream = crop_stream(cache, per_rank, args.size, args.seed, step, ctx, prefetch)
     model.train()
     try:  # an interrupted run (Ctrl-C) still closes its progress bar and log
         while step < args.steps:
-            rng = np.random.default_rng([args.seed, step] if not ctx.enabled else [args.seed, step, ctx.rank])
+            rng, crops = next(stream)
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
-            crops = random_crops(cache, per_rank, args.size, rng).to(device, non_blocking=True)
+            crops = crops.to(device, non_blocking=True)
             lab = rgb_to_lab_torch(crops.float() / 255.0).contiguous(memory_format=torch.channels_last)
             loss = distributed.mean(train_step(model, opt, lab, rng, args.hint_fraction, use_bf16,
                                                args.hint_loss_weight), ctx, device)
@@ -369,6 +399,7 @@ def fit(args, ctx: distributed.Dist, device: torch.device, workdir: Path) -> dic
             if last:
                 break
     finally:
+        stream.close()  # with prefetch: waits for the one batch cut ahead, then ends the thread
         bar.close()
         if log is not None:
             log.close()
