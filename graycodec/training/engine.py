@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from ..errors import GraycodecError
 from ..imageio import read_image
-from ..model import NORMS, ColorUNet, save_model
+from ..model import NORMS, ColorUNet, load_model, save_model
 from ..predictor import Predictor, resolve_device
 from . import distributed, validate
 from .backbone import CHOICES as BACKBONE_CHOICES
@@ -275,9 +275,7 @@ def init_from(net, path: Path) -> str:
     if not path.is_file():
         raise GraycodecError(f"--init {path}: no such file")
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        state = load_file(str(path))  # fp16 tensors: load_state_dict copies them into fp32
+        state = load_model(path)[0].state_dict()  # the release's own checks (hash, finite weights)
     else:
         state = torch.load(path, map_location="cpu", weights_only=True)
     step = state.get("step") if "model" in state else None  # a checkpoint knows its step

@@ -71,12 +71,10 @@ def init_state(path: Path) -> dict:
     if not path.is_file():
         raise GraycodecError(f"--init {path}: no such file")
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        state = {k.removeprefix("refiner."): v.float() for k, v in load_file(str(path)).items() if k.startswith("refiner.")}
-        if not state:
+        refiner = load_model(path)[0].refiner  # the release's own checks (hash, finite weights)
+        if refiner is None:
             raise GraycodecError(f"--init {path}: this weight file has no refiner")
-        return state
+        return refiner.state_dict()
     state = torch.load(path, map_location="cpu", weights_only=True)
     return state.get("refiner", state)
 
