@@ -53,11 +53,15 @@ def random_crops(cache, batch_size: int, crop: int, rng: np.random.Generator,
     return out
 
 
+def stored_thumbnail(ab: torch.Tensor, thumb_hw: tuple[int, int]) -> torch.Tensor:
+    """The thumbnail the encoder stores: block means at ``thumb_hw``, rounded to whole CIELAB
+    units (int8 range)."""
+    return F.adaptive_avg_pool2d(ab, thumb_hw).round().clamp(-128, 127)
+
+
 def hint_plane(L: torch.Tensor, ab: torch.Tensor, thumb_hw: tuple[int, int]) -> torch.Tensor:
-    """The hint plane the decoder builds: block means at ``thumb_hw``, rounded to whole
-    CIELAB units as the encoder stores them, upsampled under the guidance of L*."""
-    thumb = F.adaptive_avg_pool2d(ab, thumb_hw).round().clamp(-128, 127)
-    return guided_hint_plane(L, thumb)
+    """The hint plane the decoder builds: the stored thumbnail, upsampled under the guidance of L*."""
+    return guided_hint_plane(L, stored_thumbnail(ab, thumb_hw))
 
 
 def make_inputs(lab: torch.Tensor, hint_fraction: float, rng: np.random.Generator):

@@ -27,13 +27,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..errors import GraycodecError
 from ..model import load_model, save_model
 from ..refiner import HintRefiner, refiner_inputs
 from ..zoo import find_default_model
-from .batches import random_crops, rgb_to_lab_torch
+from .batches import random_crops, rgb_to_lab_torch, stored_thumbnail
 from .data import ImageCache
 from .engine import lr_at
 
@@ -87,8 +86,7 @@ def make_batch(cache: ImageCache, n: int, crop: int, rng: np.random.Generator):
     for k in range(n):
         cell = math.exp(rng.uniform(*np.log(CELL_RANGE)))
         thumb_hw = (max(1, round(crop / cell)), max(1, round(crop / cell)))
-        thumb = F.adaptive_avg_pool2d(ab[k:k + 1], thumb_hw).round().clamp(-128, 127)  # as stored
-        guided[k:k + 1], bilinear[k:k + 1] = refiner_inputs(lstar[k:k + 1], thumb)
+        guided[k:k + 1], bilinear[k:k + 1] = refiner_inputs(lstar[k:k + 1], stored_thumbnail(ab[k:k + 1], thumb_hw))
     return lstar, guided, bilinear, ab
 
 
