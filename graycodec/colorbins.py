@@ -138,8 +138,13 @@ def vividness_params(vividness: float, fidelity_end=FIDELITY_END, vivid_end=VIVI
     resulting a/b (its chroma; the hue stays).
     """
     v = float(np.clip(vividness, 0.0, 1.0))
-    (d0, t0, g0), (d1, t1, g1) = (tuple(end) + (1.0,) * (3 - len(end)) for end in (fidelity_end, vivid_end))
+    (d0, t0, g0), (d1, t1, g1) = full_end(fidelity_end), full_end(vivid_end)
     return d0 + v * (d1 - d0), t0 + v * (t1 - t0), g0 + v * (g1 - g0)
+
+
+def full_end(end) -> tuple[float, ...]:
+    """A read-out end as (debias, temperature, gain): ends written before the gain have a gain of 1."""
+    return tuple(end) + (1.0,) * (3 - len(end))
 
 
 def readout(logits: torch.Tensor, vividness: float, class_weights: torch.Tensor,

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .colorbins import FIDELITY_END, MAX_GAIN, VIVID_END, readout
+from .colorbins import FIDELITY_END, MAX_GAIN, VIVID_END, full_end, readout
 from .errors import DeviceError, ModelError
 from .hints import HintThumbnail, upsample_bilinear
 from .model import load_model
@@ -107,7 +107,7 @@ def readout_ends(card: dict) -> tuple[tuple[float, float, float], tuple[float, f
         fid, viv = ends.get("fidelity", FIDELITY_END), ends.get("vivid", VIVID_END)
         if not (2 <= len(fid) <= 3 and 2 <= len(viv) <= 3):
             raise ValueError
-        fid, viv = (tuple(float(x) for x in tuple(end) + (1.0,) * (3 - len(end))) for end in (fid, viv))
+        fid, viv = (tuple(float(x) for x in full_end(end)) for end in (fid, viv))
     except (TypeError, ValueError, IndexError, AttributeError):
         raise ModelError("model card: 'readout' must hold fidelity and vivid as [debias, temperature(, gain)]") from None
     if not all(0.0 <= d <= 1.0 and 0.05 <= t <= 1.0 and 0.0 < g <= MAX_GAIN for d, t, g in (fid, viv)):

@@ -23,11 +23,11 @@ from PIL import Image
 from .data import find_images, load_resized, split_key
 
 
-def pack(roots, out: Path, short_side: int, quality: int, min_downscale: float = 1.0,
+def pack(paths, out: Path, short_side: int, quality: int, min_downscale: float = 1.0,
          chroma: str = "444") -> tuple[int, int]:
-    """Write the packed photos under ``out``; (files written, total bytes)."""
+    """Write the photos at ``paths`` packed under ``out``; (files written, total bytes)."""
     count = total = 0
-    for path in find_images(roots):
+    for path in paths:
         try:
             rgb = load_resized(path, short_side, min_downscale)
         except (OSError, ValueError):
@@ -54,11 +54,12 @@ def main(argv=None) -> int:
         print(f"error: {args.out} exists; pick a new folder", file=sys.stderr)
         return 2
     missing = [d for d in args.data if not Path(d).exists()]
-    if missing or not find_images(args.data):
+    paths = [] if missing else find_images(args.data)
+    if not paths:
         print(f"error: {missing[0] if missing else ', '.join(args.data)}: "
               f"{'no such file or folder' if missing else 'no photos found'}", file=sys.stderr)
         return 2
-    count, total = pack(args.data, args.out, args.short_side, args.quality, args.min_downscale, args.chroma)
+    count, total = pack(paths, args.out, args.short_side, args.quality, args.min_downscale, args.chroma)
     print(f"wrote {count} photos, {total / 2**20:.1f} MiB, under {args.out}")
     return 0
 
