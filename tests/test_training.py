@@ -290,6 +290,17 @@ def test_minutes_stops_early_and_still_validates_checkpoints_and_releases(tiny):
     assert "--minutes" in card["training"]["command"]
 
 
+def test_a_run_without_hinted_samples_is_validated_and_selected_without_hints(tiny):
+    # --hint-fraction 0 trains a U-Net for a model whose hints go through the refiner: its
+    # own hint path is not learned, so it must not count in the choice of the best step.
+    assert engine.main(train_args(tiny, "nohint", "--steps", 2, "--val-every", 2, "--hint-fraction", 0)) == 0
+    val = read_log(tiny / "runs" / "nohint" / "log.jsonl")[1]
+    assert set(val[2]["val"]) == {"none", "vivid"}
+    assert val[2]["score"] == pytest.approx(
+        val[2]["val"]["none"]["de2000"] / val[2]["baselines"]["gray"]["de2000"]
+        + max(0.0, 0.60 - val[2]["val"]["none"]["colourfulness_ratio"]))
+
+
 # --- backbone weights ------------------------------------------------------------------------
 def test_imagenet_backbone_offline_is_one_clear_error(tiny, monkeypatch, cli_run):
     def offline(*a, **k):

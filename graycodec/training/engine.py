@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (AdamW; warm-up, then cosine decay)")
     p.add_argument("--warmup", type=int, default=100, help="steps of linear learning-rate warm-up")
     p.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay")
-    p.add_argument("--hint-fraction", type=float, default=0.5, help="share of each batch given hints")
+    p.add_argument("--hint-fraction", type=float, default=0.5,
+                   help="share of each batch given hints (0: the U-Net learns colour without hints only, for a "
+                        "model whose hints go through the refiner; validation then skips the hinted setting)")
     p.add_argument("--hint-loss-weight", type=float, default=1.0,
                    help="weight of the hinted samples' L1 a/b loss (CIELAB units) next to the bins' cross-entropy")
     p.add_argument("--norm", choices=NORMS, default="group",
@@ -247,9 +249,10 @@ def resume_from(path: Path, model, opt, args, workdir: Path, device, ctx) -> tup
 
 
 # --- the run -----------------------------------------------------------------------------
-def validate_step(model, device, val, base, step, best, workdir: Path, log, short_side: int) -> dict:
+def validate_step(model, device, val, base, step, best, workdir: Path, log, short_side: int,
+                  settings=tuple(validate.SETTINGS)) -> dict:
     """Validate (rank 0), log, keep the best weights; the updated best record."""
-    res = validate.evaluate(Predictor(model, {"working_short_side": short_side}, device), val)
+    res = validate.evaluate(Predictor(model, {"working_short_side": short_side}, device), val, settings)
     score = validate.selection_score(res, base)
     log.write(json.dumps({"step": step, "val": res, "baselines": base, "score": score}) + "\n")
     log.flush()
@@ -390,7 +393,8 @@ def fit(args, ctx: distributed.Dist, device: torch.device, workdir: Path) -> dic
             log.write(json.dumps({"step": step, "loss": loss, "lr": opt.param_groups[0]["lr"],
                                   "images_per_s": ips, "time": time.time()}) + "\n")
             if step % args.val_every == 0 or last:
-                best = validate_step(net, device, val, base, step, best, workdir, log, args.short_side)
+                best = validate_step(net, device, val, base, step, best, workdir, log, args.short_side,
+                                     validate.settings_for(args.hint_fraction))
             if step % args.ckpt_every == 0 or last:
                 save_checkpoint(workdir / "last.ckpt", net, opt, step, best, args)
             log.flush()

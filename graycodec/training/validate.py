@@ -84,6 +84,13 @@ def baselines(val: list[ValImage]) -> dict:
     return res
 
 
+def settings_for(hint_fraction: float) -> tuple[str, ...]:
+    """The settings a run is validated (and selected) on. A run that trains no hinted samples
+    (``--hint-fraction 0``: a U-Net for a model whose hints go through the refiner, which
+    skips the U-Net) is not judged on a hint path it does not learn."""
+    return tuple(s for s in SETTINGS if hint_fraction > 0 or SETTINGS[s][0] == "none")
+
+
 def evaluate(predictor: Predictor, val: list[ValImage], settings=tuple(SETTINGS)) -> dict:
     """Mean scores of the predictor per setting (see the module docstring)."""
     res = {}
