@@ -166,3 +166,30 @@ def test_train_refiner_init_takes_the_refiner_of_a_released_file(cache_path, tmp
     res = cli_run("train-refiner", str(cache_path), "--model", str(plain), "--init", str(plain),
                   "--out", str(tmp_path / "m"), "--workdir", str(tmp_path / "w"), "--steps", "1")
     assert res.exit_code != 0 and "has no refiner" in res.output and "Traceback" not in res.output
+
+
+def test_steps_0_puts_a_released_refiner_as_it_is_on_a_new_unet(cache_path, tmp_path, cli_run):
+    # A newly trained U-Net takes the shipped refiner unchanged (the refiner never reads the
+    # U-Net), and the card keeps how that refiner was trained.
+    donor = ColorUNet(refiner=True)
+    torch.nn.init.normal_(donor.refiner.out.weight, std=0.01)
+    donor_file = save_model(donor, tmp_path / "donor", "donor", {"refiner_training": {"steps": 123}})
+    torch.manual_seed(1)
+    unet_file = save_model(ColorUNet(), tmp_path / "unet", "unet", {"working_short_side": 64})
+    common = [str(cache_path), "--model", str(unet_file), "--out", str(tmp_path / "m" / "joined"),
+              "--workdir", str(tmp_path / "w"), "--batch-size", "2", "--crop", "24", "--threads", "1", "--steps", "0"]
+    refused = cli_run("train-refiner", *common)
+    assert refused.exit_code != 0 and "pass --init" in refused.output and "Traceback" not in refused.output
+    res = cli_run("train-refiner", *common, "--init", str(donor_file))
+    assert res.exit_code == 0, res.output
+    (path,) = (tmp_path / "m").glob("joined-*.safetensors")
+    net, card = load_model(path)
+    donor_net, _ = load_model(donor_file)
+    unet_net, _ = load_model(unet_file)
+    for name, tensor in donor_net.refiner.state_dict().items():
+        assert torch.equal(net.refiner.state_dict()[name], tensor), name
+    for name, tensor in unet_net.state_dict().items():
+        assert torch.equal(net.state_dict()[name], tensor), name
+    record = card["refiner_training"]
+    assert record["steps"] == 0 and record["best_step"] == 0 and record["init_training"] == {"steps": 123}
+    assert record["validation_l1"] > 0

@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="models/NAME: weight file written as NAME-<sha8>.safetensors")
     p.add_argument("--model", help="base model whose U-Net the new file keeps (default: the shipped model)")
     p.add_argument("--workdir", help="checkpoints and log (default: runs/NAME)")
-    p.add_argument("--steps", type=int, default=3000, help="optimizer steps (default 3000)")
+    p.add_argument("--steps", type=int, default=3000,
+                   help="optimizer steps; 0 puts the --init refiner as it is on --model (default 3000)")
     p.add_argument("--minutes", type=float, help="stop after this many minutes even before --steps")
     p.add_argument("--batch-size", type=int, default=16, help="crops per step (default 16)")
     p.add_argument("--crop", type=int, default=96, help="crop side in pixels (default 96)")
@@ -150,6 +151,13 @@ def fit(args, workdir: Path) -> dict:
         log.write(json.dumps(record) + "\n")
         if "val_l1" in record:
             log.flush()
+    if args.steps == 0:  # the --init refiner is attached as it is, validated once
+        record = {"step": 0}
+        record["val_l1"], record["val_l1_input"] = validation_l1(refiner, val_batches)
+        best = {"val_l1": record["val_l1"], "val_l1_input": record["val_l1_input"], "step": 0}
+        _save(workdir / "best.pt", refiner.state_dict())
+        print(f"step 0 (--init as it is): validation L1 {record['val_l1']:.4f} (input {record['val_l1_input']:.4f})")
+        log.write(json.dumps(record) + "\n")
     log.close()
     seconds = time.time() - start
     return {"best": best, "steps_this_session": step - first, "seconds_this_session": round(seconds, 1),
@@ -175,6 +183,11 @@ def release(args, argv, run: dict, workdir: Path) -> Path:
         "validation_l1": run["best"].get("val_l1"), "validation_l1_input": run["best"].get("val_l1_input"),
         "photos": run["photos"], "crops_per_s": run["crops_per_s"],
         "seconds_this_session": run["seconds_this_session"], "device": "cpu", "threads": torch.get_num_threads()}
+    if args.init and Path(args.init).suffix == ".safetensors":
+        # How the refiner it started from was trained (for --steps 0, how this one was).
+        earlier = load_model(Path(args.init))[1].get("refiner_training")
+        if earlier:
+            card["refiner_training"]["init_training"] = earlier
     out = Path(args.out)
     return save_model(net, out.parent, out.name, card)
 
@@ -184,8 +197,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if not args.data.endswith(".npy") or not Path(args.data).is_file():
         raise GraycodecError(f"{args.data}: not a .npy cache (make one with `graycodec prepare`)")
-    if args.steps < 1 or args.batch_size < 1 or args.crop < 8 or args.val_every < 1:
-        raise GraycodecError("--steps, --batch-size and --val-every must be ≥ 1, --crop ≥ 8")
+    if args.steps < 0 or args.batch_size < 1 or args.crop < 8 or args.val_every < 1:
+        raise GraycodecError("--batch-size and --val-every must be ≥ 1, --steps ≥ 0, --crop ≥ 8")
+    if args.steps == 0 and not args.init:
+        raise GraycodecError("--steps 0 attaches the --init refiner as it is: pass --init")
     if args.threads:
         torch.set_num_threads(args.threads)
     workdir = Path(args.workdir or Path("runs") / Path(args.out).name)
