@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..errors import GraycodecError
-from ..model import load_model, save_model
+from ..model import load_model, read_card, save_model
 from ..refiner import HintRefiner, refiner_inputs
 from ..zoo import find_default_model
 from .batches import random_crops, rgb_to_lab_torch, stored_thumbnail
@@ -107,6 +107,16 @@ def _save(path: Path, payload) -> None:
     tmp.replace(path)
 
 
+def validate_and_keep(refiner: HintRefiner, val_batches, step: int, best: dict, workdir: Path, record: dict) -> dict:
+    """Score the refiner on the validation crops into ``record``; keep its weights as best.pt
+    when it beats ``best``; the updated best record."""
+    record["val_l1"], record["val_l1_input"] = validation_l1(refiner, val_batches)
+    if record["val_l1"] < best["val_l1"]:
+        best = {"val_l1": record["val_l1"], "val_l1_input": record["val_l1_input"], "step": step}
+        _save(workdir / "best.pt", refiner.state_dict())
+    return best
+
+
 def fit(args, workdir: Path) -> dict:
     cache = ImageCache.load(Path(args.data))
     train, val = cache.split()
@@ -140,10 +150,7 @@ def fit(args, workdir: Path) -> dict:
         record = {"step": step, "loss": loss.item(),
                   "images_per_s": (step - first) * args.batch_size / (time.time() - start)}
         if step % args.val_every == 0 or step == args.steps:
-            record["val_l1"], record["val_l1_input"] = validation_l1(refiner, val_batches)
-            if record["val_l1"] < best["val_l1"]:
-                best = {"val_l1": record["val_l1"], "val_l1_input": record["val_l1_input"], "step": step}
-                _save(workdir / "best.pt", refiner.state_dict())
+            best = validate_and_keep(refiner, val_batches, step, best, workdir, record)
             _save(workdir / "last.ckpt", {"refiner": refiner.state_dict(), "optimizer": opt.state_dict(),
                                           "step": step, "best": best, "args": vars(args)})
             print(f"step {step}: validation L1 {record['val_l1']:.4f} (input {record['val_l1_input']:.4f}; "
@@ -153,9 +160,7 @@ def fit(args, workdir: Path) -> dict:
             log.flush()
     if args.steps == 0:  # the --init refiner is attached as it is, validated once
         record = {"step": 0}
-        record["val_l1"], record["val_l1_input"] = validation_l1(refiner, val_batches)
-        best = {"val_l1": record["val_l1"], "val_l1_input": record["val_l1_input"], "step": 0}
-        _save(workdir / "best.pt", refiner.state_dict())
+        best = validate_and_keep(refiner, val_batches, 0, best, workdir, record)
         print(f"step 0 (--init as it is): validation L1 {record['val_l1']:.4f} (input {record['val_l1_input']:.4f})")
         log.write(json.dumps(record) + "\n")
     log.close()
@@ -185,7 +190,7 @@ def release(args, argv, run: dict, workdir: Path) -> Path:
         "seconds_this_session": run["seconds_this_session"], "device": "cpu", "threads": torch.get_num_threads()}
     if args.init and Path(args.init).suffix == ".safetensors":
         # How the refiner it started from was trained (for --steps 0, how this one was).
-        earlier = load_model(Path(args.init))[1].get("refiner_training")
+        earlier = read_card(Path(args.init).with_suffix(".json")).get("refiner_training")
         if earlier:
             card["refiner_training"]["init_training"] = earlier
     out = Path(args.out)
