@@ -15,7 +15,10 @@ per-class weights lift rare, saturated colours. One distribution then gives two 
   and sharpening then commits each pixel to one hue, often the wrong one, while the gain
   restores saturation in the averaged direction: on the validation photos the gain
   reaches the same colourfulness at a lower CIEDE2000 (docs/BENCHMARKS.md, "Read-out with
-  a chroma gain").
+  a chroma gain"). The gain may grow with the mean's own chroma C, as ``g · (C/10)^γ``:
+  where the network hesitates between hues the mean is dull and stays so, where it agrees
+  with itself the mean is colourful and is pushed further (docs/BENCHMARKS.md, "A gain that
+  grows with chroma").
 
 ``readout(logits, vividness, ...)`` moves between them (``vividness_params`` documents the mapping).
 
@@ -119,48 +122,64 @@ def weighted_soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor, clas
 
 
 # --- read-outs ---------------------------------------------------------------------------
-# The two ends of the vividness scale, as (debias exponent, temperature, chroma gain). A model
-# card may carry its own ends, chosen on the validation split (``readout`` in the card, see
-# benchmarks/tune_readout.py); these are the defaults: the plain mean and Zhang's T = 0.38.
-FIDELITY_END = (1.0, 1.0, 1.0)
-VIVID_END = (0.0, VIVID_TEMPERATURE, 1.0)
+# The two ends of the vividness scale, as (debias exponent, temperature, chroma gain, chroma
+# exponent). A model card may carry its own ends, chosen on the validation split (``readout``
+# in the card, see benchmarks/tune_readout.py); these are the defaults: the plain mean and
+# Zhang's T = 0.38.
+FIDELITY_END = (1.0, 1.0, 1.0, 0.0)
+VIVID_END = (0.0, VIVID_TEMPERATURE, 1.0, 0.0)
 MAX_GAIN = 4.0  # beyond it most colours leave the sRGB gamut and are clipped
+MAX_CHROMA_EXPONENT = 3.0  # (C/10)^3 already triples a chroma of 14; more only clips
+CHROMA_REFERENCE = 10.0  # CIELAB units: the chroma at which the gain is exactly g
 
 
-def vividness_params(vividness: float, fidelity_end=FIDELITY_END, vivid_end=VIVID_END) -> tuple[float, float, float]:
-    """(debias exponent, temperature, gain) for a vividness in [0, 1] (clipped): each linear
-    between the ends. An end given as (debias, temperature) has a gain of 1.
+def vividness_params(vividness: float, fidelity_end=FIDELITY_END, vivid_end=VIVID_END) -> tuple[float, ...]:
+    """(debias exponent, temperature, gain, chroma exponent) for a vividness in [0, 1]
+    (clipped): each linear between the ends. An end written without the last numbers has a
+    gain of 1 and a chroma exponent of 0 (``full_end``).
 
     The debias exponent says how much of the class rebalancing is divided out of the
     network's distribution (1: all of it, the plain estimate of p; 0: none, the rebalanced q
     that favours rare, saturated colours); the temperature sharpens the result before its
-    mean is taken (1: the mean; 0.38: Zhang's annealed mean); the gain multiplies the
-    resulting a/b (its chroma; the hue stays).
+    mean is taken (1: the mean; 0.38: Zhang's annealed mean); the gain g and the chroma
+    exponent γ multiply the resulting a/b by g · (C/10)^γ, C its chroma (the hue stays; γ = 0
+    is a plain gain).
     """
     v = float(np.clip(vividness, 0.0, 1.0))
-    (d0, t0, g0), (d1, t1, g1) = full_end(fidelity_end), full_end(vivid_end)
-    return d0 + v * (d1 - d0), t0 + v * (t1 - t0), g0 + v * (g1 - g0)
+    fid, viv = full_end(fidelity_end), full_end(vivid_end)
+    return tuple(x0 + v * (x1 - x0) for x0, x1 in zip(fid, viv))
 
 
 def full_end(end) -> tuple[float, ...]:
-    """A read-out end as (debias, temperature, gain): ends written before the gain have a gain of 1."""
-    return tuple(end) + (1.0,) * (3 - len(end))
+    """A read-out end as (debias, temperature, gain, chroma exponent): ends written before the
+    gain have a gain of 1, ends written before the exponent an exponent of 0."""
+    end = tuple(end)
+    return end + (1.0, 0.0)[len(end) - 2:]
 
 
 def readout(logits: torch.Tensor, vividness: float, class_weights: torch.Tensor,
             fidelity_end=FIDELITY_END, vivid_end=VIVID_END) -> torch.Tensor:
     """a/b (N, 2, h, w) from bin logits (N, Q, h, w) at a vividness in [0, 1] (see above)."""
-    debias, temperature, gain = vividness_params(vividness, fidelity_end, vivid_end)
-    return readout_with(logits, class_weights, debias, temperature, gain)
+    return readout_with(logits, class_weights, *vividness_params(vividness, fidelity_end, vivid_end))
 
 
 def readout_with(logits: torch.Tensor, class_weights: torch.Tensor, debias: float, temperature: float,
-                 gain: float = 1.0) -> torch.Tensor:
-    """``gain`` × the a/b of the distribution softmax(logits) / w**debias, annealed at ``temperature``."""
+                 gain: float = 1.0, chroma_exponent: float = 0.0) -> torch.Tensor:
+    """The a/b of the distribution softmax(logits) / w**debias, annealed at ``temperature``,
+    times ``gain`` · (C/10)**``chroma_exponent`` (C: that a/b's chroma)."""
     logp = F.log_softmax(logits.float(), dim=1)
     logp = logp - debias * class_weights.log()[None, :, None, None]
     probs = torch.softmax(logp / temperature, dim=1)
-    return gain * torch.einsum("nqhw,qc->nchw", probs, bins_tensor(logits.device))
+    ab = torch.einsum("nqhw,qc->nchw", probs, bins_tensor(logits.device))
+    return ab * chroma_gain(ab, gain, chroma_exponent)
+
+
+def chroma_gain(ab: torch.Tensor, gain: float, chroma_exponent: float) -> torch.Tensor:
+    """g · (C/10)^γ per pixel (N, 1, h, w) for a/b (N, 2, h, w); a plain ``gain`` when γ = 0."""
+    if chroma_exponent == 0.0:
+        return torch.full_like(ab[:, :1], gain)
+    chroma = ab.norm(dim=1, keepdim=True).clamp_min(1e-6)  # 0^γ is 0: a gray pixel stays gray
+    return gain * (chroma / CHROMA_REFERENCE) ** chroma_exponent
 
 
 def annealed_mean(probs: torch.Tensor, temperature: float) -> torch.Tensor:

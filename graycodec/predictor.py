@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .colorbins import FIDELITY_END, MAX_GAIN, VIVID_END, full_end, readout
+from .colorbins import FIDELITY_END, MAX_CHROMA_EXPONENT, MAX_GAIN, VIVID_END, full_end, readout
 from .errors import DeviceError, ModelError
 from .hints import HintThumbnail, upsample_bilinear
 from .model import load_model
@@ -98,20 +98,23 @@ def upsample_ab(ab_work: torch.Tensor, height: int, width: int) -> np.ndarray:
     return out
 
 
-def readout_ends(card: dict) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
-    """The (debias, temperature, gain) ends of the vividness scale: the card's ``readout``
-    (chosen on the validation split for that model; an end of two numbers has a gain of 1),
-    else the defaults of ``colorbins``."""
+def readout_ends(card: dict) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The (debias, temperature, gain, chroma exponent) ends of the vividness scale: the card's
+    ``readout`` (chosen on the validation split for that model; ends written with fewer
+    numbers have a gain of 1 and an exponent of 0), else the defaults of ``colorbins``."""
     ends = card.get("readout") or {}
     try:
         fid, viv = ends.get("fidelity", FIDELITY_END), ends.get("vivid", VIVID_END)
-        if not (2 <= len(fid) <= 3 and 2 <= len(viv) <= 3):
+        if not (2 <= len(fid) <= 4 and 2 <= len(viv) <= 4):
             raise ValueError
         fid, viv = (tuple(float(x) for x in full_end(end)) for end in (fid, viv))
     except (TypeError, ValueError, IndexError, AttributeError):
-        raise ModelError("model card: 'readout' must hold fidelity and vivid as [debias, temperature(, gain)]") from None
-    if not all(0.0 <= d <= 1.0 and 0.05 <= t <= 1.0 and 0.0 < g <= MAX_GAIN for d, t, g in (fid, viv)):
-        raise ModelError(f"model card: readout debias must be in 0..1, temperature in 0.05..1 and gain in (0, {MAX_GAIN:g}]")
+        raise ModelError("model card: 'readout' must hold fidelity and vivid as "
+                         "[debias, temperature(, gain(, chroma exponent))]") from None
+    if not all(0.0 <= d <= 1.0 and 0.05 <= t <= 1.0 and 0.0 < g <= MAX_GAIN and 0.0 <= e <= MAX_CHROMA_EXPONENT
+               for d, t, g, e in (fid, viv)):
+        raise ModelError(f"model card: readout debias must be in 0..1, temperature in 0.05..1, gain in "
+                         f"(0, {MAX_GAIN:g}] and chroma exponent in 0..{MAX_CHROMA_EXPONENT:g}")
     return fid, viv
 
 

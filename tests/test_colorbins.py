@@ -85,8 +85,8 @@ def test_readout_removes_the_rebalancing_at_vividness_0_and_sharpens_at_1():
     torch.testing.assert_close(fidelity, torch.tensor([8.0, 0.0]), atol=1e-3, rtol=1e-4)
     vivid = colorbins.readout(logits, 1.0, weights)[0, :, 0, 0]
     torch.testing.assert_close(vivid, torch.tensor([20.0, 0.0]), atol=1e-3, rtol=1e-4)  # q as is
-    assert colorbins.vividness_params(0.0) == (1.0, 1.0, 1.0)
-    assert colorbins.vividness_params(1.0) == (0.0, pytest.approx(0.38), 1.0)
+    assert colorbins.vividness_params(0.0) == (1.0, 1.0, 1.0, 0.0)
+    assert colorbins.vividness_params(1.0) == (0.0, pytest.approx(0.38), 1.0, 0.0)
     assert colorbins.vividness_params(5.0) == colorbins.vividness_params(1.0)  # clipped
 
 
@@ -98,6 +98,23 @@ def test_readout_gain_scales_the_chroma_and_keeps_the_hue():
     plain = colorbins.readout_with(logits, weights, 1.0, 1.0)[0, :, 0, 0]
     torch.testing.assert_close(plain, torch.tensor([15.0, -20.0]), atol=1e-3, rtol=1e-4)  # the mean
     ends = ((1.0, 1.0), (1.0, 1.0, 3.0))  # a two-number end has a gain of 1
-    assert colorbins.vividness_params(0.5, *ends) == (1.0, 1.0, 2.0)
+    assert colorbins.vividness_params(0.5, *ends) == (1.0, 1.0, 2.0, 0.0)
     for v, gain in ((0.0, 1.0), (0.5, 2.0), (1.0, 3.0)):
         torch.testing.assert_close(colorbins.readout(logits, v, weights, *ends)[0, :, 0, 0], gain * plain)
+
+
+def test_chroma_exponent_lifts_confident_colour_and_leaves_dull_colour_dull():
+    """g · (C/10)^γ: a mean of chroma 10 gets exactly g, chroma 50 gets g · 5^γ, gray stays gray;
+    the hue never moves, and vividness moves γ linearly between the ends."""
+    weights = torch.ones(NUM_BINS)
+    logits = torch.full((1, NUM_BINS, 1, 3), -1e4)
+    for col, (a, b) in enumerate(((0, 0), (10, 0), (30, -40))):  # chroma 0, 10, 50
+        logits[0, bin_index(a, b), 0, col] = 0.0
+    plain = colorbins.readout_with(logits, weights, 1.0, 1.0)[0, :, 0]
+    torch.testing.assert_close(plain, torch.tensor([[0.0, 10.0, 30.0], [0.0, 0.0, -40.0]]), atol=1e-3, rtol=0)
+    shaped = colorbins.readout_with(logits, weights, 1.0, 1.0, 2.0, 1.5)[0, :, 0]
+    torch.testing.assert_close(shaped, plain * torch.tensor([0.0, 2.0, 2.0 * 5 ** 1.5]), atol=1e-3, rtol=1e-4)
+    ends = ((1.0, 1.0, 2.0), (1.0, 1.0, 2.0, 1.0))  # a three-number end has an exponent of 0
+    assert colorbins.vividness_params(0.5, *ends) == (1.0, 1.0, 2.0, 0.5)
+    torch.testing.assert_close(colorbins.readout(logits, 0.5, weights, *ends)[0, :, 0, 2],
+                               2.0 * 5 ** 0.5 * plain[:, 2], atol=1e-3, rtol=1e-4)
