@@ -169,7 +169,8 @@ def main(argv=None) -> int:
     p.add_argument("--max-images", type=int)
     p.add_argument("--write-card", action="store_true")
     p.add_argument("--fidelity-ratio-min", type=float, default=FIDELITY_RATIO_MIN)
-    p.add_argument("--jobs", type=int, default=2, help="worker processes, one image each")
+    p.add_argument("--jobs", "--threads", type=int, default=2,
+                   help="worker processes, one image each, one thread each (--threads: the name before)")
     p.add_argument("--save-scores", type=Path, help="write every photo's scores here (JSON)")
     p.add_argument("--from-scores", type=Path, help="choose from scores saved before instead of scoring")
     args = p.parse_args(argv)
