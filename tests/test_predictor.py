@@ -150,3 +150,22 @@ def test_readout_ends_come_from_the_card_and_bad_ones_are_refused():
     plain = Predictor(net, {}, torch.device("cpu")).predict_ab(lstar)
     tuned = Predictor(net, {"readout": {"fidelity": [0.0, 0.2]}}, torch.device("cpu")).predict_ab(lstar)
     assert np.abs(plain - tuned).mean() > 0.1
+
+
+def test_the_shipped_vividness_scale_is_more_saturated_on_every_pixel_in_the_same_hue():
+    """The shipped ends read one distribution and differ only in gain (benchmarks/tune_readout.py),
+    so from vividness 0 to 1 every pixel's chroma grows and its hue stays, whatever the logits."""
+    import json
+
+    from graycodec.colorbins import NUM_BINS, readout
+
+    card = json.loads(zoo.find_default_model().with_suffix(".json").read_text())
+    fidelity, vivid = predictor.readout_ends(card)
+    assert fidelity[:2] + fidelity[3:] == vivid[:2] + vivid[3:] and vivid[2] > fidelity[2]
+    logits = 3 * torch.randn(1, NUM_BINS, 16, 16, generator=torch.Generator().manual_seed(3))
+    weights = torch.rand(NUM_BINS, generator=torch.Generator().manual_seed(4)) + 0.5
+    abs_ = [readout(logits, v, weights, fidelity, vivid)[0] for v in (0.0, 0.5, 1.0)]
+    chroma = [ab.norm(dim=0) for ab in abs_]
+    assert bool((chroma[1] > chroma[0]).all() and (chroma[2] > chroma[1]).all())
+    cosine = (abs_[0] * abs_[2]).sum(0) / (chroma[0] * chroma[2])
+    assert float(cosine.min()) > 0.9999
