@@ -280,7 +280,7 @@ def encode(inputs, output, quality, lossless, hints, max_error, strip_metadata, 
               help="--gray: the stored lightness plane only (no model needed); --color: colour even for a "
                    "gray source. Default: gray for files made from gray images, colour otherwise.")
 @click.option("--vividness", type=click.FloatRange(0.0, 1.0), default=codec.DECODE_VIVIDNESS, show_default=True,
-              help="Colour without hints: 0 = fidelity (least colour error at 60 % of a photo's colourfulness) … 1 = most vivid.")
+              help="Colour without hints: 0 = fidelity (least colour error at 60 % of the originals' colourfulness) … 1 = vivid (85 %); higher is more saturated, same hue.")
 @_device
 @_model
 @_max_pixels
@@ -309,7 +309,7 @@ def decode(inputs, output, gray, vividness, device, model, max_pixels, workers, 
               help="Output image, or folder for several inputs ('-' = PNG on stdout). "
                    "Default: <name>.colorized.png beside each input (in the input's own folder).")
 @click.option("--vividness", type=click.FloatRange(0.0, 1.0), default=codec.COLORIZE_VIVIDNESS, show_default=True,
-              help="0 = fidelity (least colour error at 60 % of a photo's colourfulness) … 1 = most vivid.")
+              help="0 = fidelity (least colour error at 60 % of the originals' colourfulness) … 1 = vivid (85 %); higher is more saturated, same hue.")
 @_device
 @_model
 @_max_pixels
