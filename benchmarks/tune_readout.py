@@ -7,7 +7,7 @@ For every (debias exponent, temperature, chroma gain, chroma exponent) of a grid
 each validation photo (the fixed hash split of ../shared/data/photos, as training sees them;
 or, with ``--set val-large``, the split's photos with a short side >= 320 at their native
 size) are read out and scored through the decoder's path: mean CIEDE2000 against the
-original and the colourfulness ratio (mean M of the outputs / mean M of the originals). Then
+original and the colourfulness ratio (mean M of the outputs / mean M of the originals).
 
 Both ends read the same distribution: they share the debias exponent, the temperature and
 the chroma exponent, and differ only in the chroma gain. So the vividness scale turns one
@@ -58,7 +58,9 @@ from eval_colour import load_set  # noqa: E402
 from graycodec import color  # noqa: E402
 from graycodec.colorbins import chroma_gain, readout_with  # noqa: E402
 from graycodec.evaluation.metrics import colourfulness  # noqa: E402
-from graycodec.predictor import Predictor, hint_inputs, resize_plane, upsample_ab, working_size  # noqa: E402
+from graycodec.model import read_card  # noqa: E402
+from graycodec.predictor import (Predictor, hint_inputs, resize_plane, upsample_ab,  # noqa: E402
+                                 working_short_side, working_size)
 
 DEBIAS = (0.5, 0.75, 1.0)
 TEMPERATURE = (0.5, 0.38)
@@ -144,18 +146,18 @@ def choose_ends(table: dict, fidelity_ratio_min: float, floors: dict | None = No
     return fidelity, max(same, key=lambda k: table[k]["ratio"])
 
 
+def _with_keys(raws: dict, convert) -> dict:
+    """``raws`` with the setting keys of its per-setting tables passed through ``convert``."""
+    return {name: {**raw, **{table: {convert(k): v for k, v in raw[table].items()} for table in ("de2000", "m")}}
+            for name, raw in raws.items()}
+
+
 def _save(path: Path, raws: dict) -> None:
-    path.write_text(json.dumps({name: {**raw, "de2000": {",".join(map(str, k)): v for k, v in raw["de2000"].items()},
-                                       "m": {",".join(map(str, k)): v for k, v in raw["m"].items()}}
-                                for name, raw in raws.items()}))
+    path.write_text(json.dumps(_with_keys(raws, lambda key: ",".join(map(str, key)))))
 
 
 def _load_raw(path: Path) -> dict:
-    def key(text):
-        return tuple(float(x) for x in text.split(","))
-    return {name: {**raw, "de2000": {key(k): v for k, v in raw["de2000"].items()},
-                   "m": {key(k): v for k, v in raw["m"].items()}}
-            for name, raw in json.loads(path.read_text()).items()}
+    return _with_keys(json.loads(path.read_text()), lambda text: tuple(float(x) for x in text.split(",")))
 
 
 def main(argv=None) -> int:
@@ -189,8 +191,8 @@ def main(argv=None) -> int:
     table, gray, n_images = summary(raws[args.set]), float(np.mean(raws[args.set]["gray"])), len(raws[args.set]["gray"])
     floors = summary(raws[floor_set]) if floor_set != "none" else None
     floor_gray = float(np.mean(raws[floor_set]["gray"])) if floors else None
-    loaded = Predictor.load(args.model, "cpu")
-    model_id, short_side = loaded.model_id, args.working_short_side or loaded.working_short_side
+    card = read_card(Path(args.model).with_suffix(".json"))  # the id and working size, not the weights again
+    model_id, short_side = card.get("model_id", ""), args.working_short_side or working_short_side(card)
     fidelity, vivid = choose_ends(table, args.fidelity_ratio_min, floors)
     print(f"{n_images} validation images ({args.set}), floors also on {floor_set}, {time.perf_counter() - t0:.0f} s; "
           f"model {model_id}; gray (a = b = 0): CIEDE2000 {gray:.3f}" + (f" ({floor_set}: {floor_gray:.3f})" if floors else "") + "\n")
