@@ -193,3 +193,59 @@ def test_steps_0_puts_a_released_refiner_as_it_is_on_a_new_unet(cache_path, tmp_
     record = card["refiner_training"]
     assert record["steps"] == 0 and record["best_step"] == 0 and record["init_training"] == {"steps": 123}
     assert record["validation_l1"] > 0
+
+
+def test_the_de94_loss_is_skimages_delta_e94_at_equal_lightness():
+    from skimage.color import deltaE_ciede94
+
+    from graycodec.training.refine import delta_e94_ab
+
+    rng = np.random.default_rng(3)
+    ref = np.stack([rng.uniform(20, 80, (6, 7)), rng.normal(0, 30, (6, 7)), rng.normal(0, 30, (6, 7))], -1)
+    pred = ref.copy()
+    pred[..., 1:] += rng.normal(0, 6, (6, 7, 2))
+    pred[0, 0, 1:] = ref[0, 0, 1:]  # an exact pixel: ΔE 0, and a finite gradient
+    as_tensor = lambda lab: torch.tensor(lab[..., 1:]).permute(2, 0, 1)[None].requires_grad_()  # noqa: E731
+    p, r = as_tensor(pred), as_tensor(ref)
+    ours = delta_e94_ab(p, r, eps=0)[0].detach().numpy()
+    np.testing.assert_allclose(ours, deltaE_ciede94(ref, pred), atol=1e-9)
+    delta_e94_ab(p, r).mean().backward()
+    assert torch.isfinite(p.grad).all()
+    # The same a/b error weighs more near gray than in a saturated colour (its reason to exist).
+    near_gray, saturated = torch.tensor([[2.0], [0.0]]), torch.tensor([[60.0], [0.0]])
+    shift = torch.tensor([[0.0], [5.0]])
+    e_gray = delta_e94_ab((near_gray + shift)[None, :, :, None], near_gray[None, :, :, None]).item()
+    e_sat = delta_e94_ab((saturated + shift)[None, :, :, None], saturated[None, :, :, None]).item()
+    assert e_gray > 1.5 * e_sat
+
+
+def test_train_refiner_with_the_de94_loss_selects_on_de94(cache_path, tmp_path, cli_run):
+    base = save_model(ColorUNet(), tmp_path / "base", "base", {"working_short_side": 64})
+    res = cli_run("train-refiner", str(cache_path), "--out", str(tmp_path / "m" / "r"), "--model", str(base),
+                  "--workdir", str(tmp_path / "run"), "--steps", "30", "--val-every", "10", "--loss", "de94",
+                  "--batch-size", "4", "--crop", "32", "--lr", "3e-3", "--threads", "1")
+    assert res.exit_code == 0, res.output
+    scored = [r for r in map(json.loads, (tmp_path / "run" / "log.jsonl").read_text().splitlines()) if "val_de94" in r]
+    assert [r["step"] for r in scored] == [10, 20, 30]
+    best = min(scored, key=lambda r: r["val_de94"])
+    assert best["val_de94"] < best["val_de94_input"]  # the loss it trained on, below its input's
+    (path,) = (tmp_path / "m").glob("r-*.safetensors")
+    record = load_model(path)[1]["refiner_training"]
+    assert record["loss"] == "de94" and record["best_step"] == best["step"]
+    assert record["validation_de94"] == pytest.approx(best["val_de94"])
+
+
+def test_max_downscale_shrinks_crops_and_is_bounded(cache_path, tmp_path, cli_run):
+    from graycodec.training.data import ImageCache
+    from graycodec.training.refine import make_batch
+
+    cache = ImageCache.load(cache_path)
+    # The same generator state picks the same photos; shrinking blends the stripes' edges, so
+    # the lightness of shrunk crops takes values between the two stripe levels more often.
+    native = make_batch(cache, 8, 24, np.random.default_rng(5))[0]
+    shrunk = make_batch(cache, 8, 24, np.random.default_rng(5), max_downscale=4.0)[0]
+    assert native.shape == shrunk.shape == (8, 1, 24, 24)
+    levels = lambda L: len(torch.unique(L.round()))  # noqa: E731
+    assert levels(shrunk) > levels(native)
+    res = cli_run("train-refiner", str(cache_path), "--out", str(tmp_path / "m"), "--max-downscale", "0.5")
+    assert res.exit_code != 0 and "--max-downscale 1..8" in res.output and "Traceback" not in res.output

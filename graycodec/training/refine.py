@@ -39,6 +39,7 @@ from .engine import lr_at
 # Hint cells in pixels of the refine resolution, drawn log-uniformly: the named levels give
 # 8/16/32-pixel cells on photos up to REFINE_SHORT_SIDE, and smaller cells on larger photos.
 CELL_RANGE = (4.0, 40.0)
+LOSSES = ("l1", "de94")
 VAL_BATCHES = 4  # fixed validation batches (of --batch-size crops) scored every --val-every steps
 
 
@@ -54,11 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, help="stop after this many minutes even before --steps")
     p.add_argument("--batch-size", type=int, default=16, help="crops per step (default 16)")
     p.add_argument("--crop", type=int, default=96, help="crop side in pixels (default 96)")
+    p.add_argument("--max-downscale", type=float, default=1.0,
+                   help="shrink each crop by a random factor 1..F first (default 1: the cache's own pixels). "
+                        "With a cache of photos at their own size, 2 mixes native colour (JPEG's, stored at "
+                        "half resolution) with colour back on the pixel grid")
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
     p.add_argument("--val-every", type=int, default=100, help="validate every N steps (default 100)")
     p.add_argument("--init", help="start from these refiner weights (a best.pt or last.ckpt of this command, "
                                   "or a released .safetensors that has a refiner)")
     p.add_argument("--resume", help="continue from a last.ckpt of this command")
+    p.add_argument("--loss", choices=LOSSES, default="l1",
+                   help="l1: mean |a/b error|; de94: mean ΔE94 against the crop (the measure hinted "
+                        "decoding is scored by), also the validation measure that picks best.pt (default l1)")
     p.add_argument("--seed", type=int, default=0, help="random seed (crops, hint cells, batch order)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
     return p
@@ -79,9 +87,11 @@ def init_state(path: Path) -> dict:
     return state.get("refiner", state)
 
 
-def make_batch(cache: ImageCache, n: int, crop: int, rng: np.random.Generator):
-    """(L*, guided hint plane, bilinear thumbnail, target a/b) for ``n`` crops at random cells."""
-    lab = rgb_to_lab_torch(random_crops(cache, n, crop, rng, scale_range=(1.0, 1.0)).float() / 255)
+def make_batch(cache: ImageCache, n: int, crop: int, rng: np.random.Generator, max_downscale: float = 1.0):
+    """(L*, guided hint plane, bilinear thumbnail, target a/b) for ``n`` crops at random cells,
+    each shrunk by a random factor 1..``max_downscale`` first."""
+    crops = random_crops(cache, n, crop, rng, scale_range=(1.0 / max_downscale, 1.0))
+    lab = rgb_to_lab_torch(crops.float() / 255)
     lstar, ab = lab[:, :1], lab[:, 1:]
     guided, bilinear = torch.empty_like(ab), torch.empty_like(ab)
     for k in range(n):
@@ -91,14 +101,38 @@ def make_batch(cache: ImageCache, n: int, crop: int, rng: np.random.Generator):
     return lstar, guided, bilinear, ab
 
 
+def delta_e94_ab(pred: torch.Tensor, ref: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Per-pixel ΔE94 (N, h, w) of a/b ``pred`` against ``ref`` (N, 2, h, w) at equal L*.
+
+    skimage's ``deltaE_ciede94`` with its defaults and the original as reference: chroma and
+    hue differences are divided by 1 + 0.045·C and 1 + 0.015·C of the reference, so an error
+    in a near-gray area counts up to several times more than the same error in a saturated one.
+    ``eps`` keeps the gradient finite where the error is zero.
+    """
+    c_ref = ref.square().sum(1).sqrt()
+    dc = c_ref - pred.square().sum(1).add(eps).sqrt()
+    dab2 = (ref - pred).square().sum(1)
+    dh2 = (dab2 - dc * dc).clamp(min=0)
+    return (dc.square() / (1 + 0.045 * c_ref).square() + dh2 / (1 + 0.015 * c_ref).square() + eps).sqrt()
+
+
+def loss_of(kind: str, pred: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """The mean training / validation loss ``kind`` (one of LOSSES)."""
+    return (pred - ref).abs().mean() if kind == "l1" else delta_e94_ab(pred, ref).mean()
+
+
 @torch.no_grad()
-def validation_l1(refiner: HintRefiner, batches) -> tuple[float, float]:
-    """Mean |a/b error| of the refiner and of its input (the guided plane) on fixed batches."""
+def validation_scores(refiner: HintRefiner, batches) -> dict:
+    """Mean of each loss of LOSSES, for the refiner (``val_KIND``) and for its input, the guided
+    plane (``val_KIND_input``), on fixed batches."""
     refiner.eval()
-    ours = np.mean([(refiner(L, g, up) - ab).abs().mean().item() for L, g, up, ab in batches])
-    base = np.mean([(g - ab).abs().mean().item() for L, g, up, ab in batches])
+    outs = [(refiner(L, g, up), g, ab) for L, g, up, ab in batches]
     refiner.train()
-    return float(ours), float(base)
+    scores = {}
+    for kind in LOSSES:
+        scores[f"val_{kind}"] = float(np.mean([loss_of(kind, o, ab).item() for o, g, ab in outs]))
+        scores[f"val_{kind}_input"] = float(np.mean([loss_of(kind, g, ab).item() for o, g, ab in outs]))
+    return scores
 
 
 def _save(path: Path, payload) -> None:
@@ -107,14 +141,19 @@ def _save(path: Path, payload) -> None:
     tmp.replace(path)
 
 
-def validate_and_keep(refiner: HintRefiner, val_batches, step: int, best: dict, workdir: Path, record: dict) -> dict:
+def validate_and_keep(refiner: HintRefiner, val_batches, step: int, best: dict, workdir: Path, record: dict,
+                      loss: str = "l1") -> dict:
     """Score the refiner on the validation crops into ``record``; keep its weights as best.pt
-    when it beats ``best``; the updated best record."""
-    record["val_l1"], record["val_l1_input"] = validation_l1(refiner, val_batches)
-    if record["val_l1"] < best["val_l1"]:
-        best = {"val_l1": record["val_l1"], "val_l1_input": record["val_l1_input"], "step": step}
+    when its ``loss`` beats ``best``'s; the updated best record."""
+    record.update(validation_scores(refiner, val_batches))
+    if record[f"val_{loss}"] < best.get(f"val_{loss}", float("inf")):
+        best = {**{k: v for k, v in record.items() if k.startswith("val_")}, "step": step}
         _save(workdir / "best.pt", refiner.state_dict())
     return best
+
+
+def _scores_line(record: dict) -> str:
+    return ", ".join(f"{k} {record[f'val_{k}']:.4f} (input {record[f'val_{k}_input']:.4f})" for k in LOSSES)
 
 
 def fit(args, workdir: Path) -> dict:
@@ -123,11 +162,11 @@ def fit(args, workdir: Path) -> dict:
     if len(train) == 0 or len(val) == 0:
         raise GraycodecError(f"{args.data}: the cache needs photos on both sides of the validation split")
     vrng = np.random.default_rng([args.seed, 10**9])
-    val_batches = [make_batch(val, args.batch_size, args.crop, vrng) for _ in range(VAL_BATCHES)]
+    val_batches = [make_batch(val, args.batch_size, args.crop, vrng, args.max_downscale) for _ in range(VAL_BATCHES)]
     torch.manual_seed(args.seed)
     refiner = HintRefiner()
     opt = torch.optim.AdamW(refiner.parameters(), lr=args.lr, weight_decay=1e-4)
-    step, best = 0, {"val_l1": float("inf"), "step": -1}
+    step, best = 0, {"step": -1}
     if args.init:
         refiner.load_state_dict(init_state(Path(args.init)))
     if args.resume:
@@ -141,8 +180,9 @@ def fit(args, workdir: Path) -> dict:
     while step < args.steps and (args.minutes is None or time.time() - start < 60 * args.minutes):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, args.steps, args.lr)
-        L, g, up, ab = make_batch(train, args.batch_size, args.crop, np.random.default_rng([args.seed, step]))
-        loss = (refiner(L, g, up) - ab).abs().mean()
+        L, g, up, ab = make_batch(train, args.batch_size, args.crop, np.random.default_rng([args.seed, step]),
+                                  args.max_downscale)
+        loss = loss_of(args.loss, refiner(L, g, up), ab)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -150,18 +190,18 @@ def fit(args, workdir: Path) -> dict:
         record = {"step": step, "loss": loss.item(),
                   "images_per_s": (step - first) * args.batch_size / (time.time() - start)}
         if step % args.val_every == 0 or step == args.steps:
-            best = validate_and_keep(refiner, val_batches, step, best, workdir, record)
+            best = validate_and_keep(refiner, val_batches, step, best, workdir, record, args.loss)
             _save(workdir / "last.ckpt", {"refiner": refiner.state_dict(), "optimizer": opt.state_dict(),
                                           "step": step, "best": best, "args": vars(args)})
-            print(f"step {step}: validation L1 {record['val_l1']:.4f} (input {record['val_l1_input']:.4f}; "
-                  f"best step {best['step']}), {record['images_per_s']:.1f} crops/s", flush=True)
+            print(f"step {step}: validation {_scores_line(record)}; best step {best['step']}, "
+                  f"{record['images_per_s']:.1f} crops/s", flush=True)
         log.write(json.dumps(record) + "\n")
         if "val_l1" in record:
             log.flush()
     if args.steps == 0:  # the --init refiner is attached as it is, validated once
         record = {"step": 0}
-        best = validate_and_keep(refiner, val_batches, 0, best, workdir, record)
-        print(f"step 0 (--init as it is): validation L1 {record['val_l1']:.4f} (input {record['val_l1_input']:.4f})")
+        best = validate_and_keep(refiner, val_batches, 0, best, workdir, record, args.loss)
+        print(f"step 0 (--init as it is): validation {_scores_line(record)}")
         log.write(json.dumps(record) + "\n")
     log.close()
     seconds = time.time() - start
@@ -184,8 +224,9 @@ def release(args, argv, run: dict, workdir: Path) -> Path:
     card["refiner_training"] = {
         "command": "graycodec train-refiner " + shlex.join(argv), "base_model": base_path.name, "init": args.init,
         "data": str(args.data), "cell_range_px": list(CELL_RANGE), "crop": args.crop,
-        "batch_size": args.batch_size, "steps": run["step"], "best_step": run["best"]["step"],
-        "validation_l1": run["best"].get("val_l1"), "validation_l1_input": run["best"].get("val_l1_input"),
+        "max_downscale": args.max_downscale,
+        "batch_size": args.batch_size, "loss": args.loss, "steps": run["step"], "best_step": run["best"]["step"],
+        **{f"validation_{k}{s}": run["best"].get(f"val_{k}{s}") for k in LOSSES for s in ("", "_input")},
         "photos": run["photos"], "crops_per_s": run["crops_per_s"],
         "seconds_this_session": run["seconds_this_session"], "device": "cpu", "threads": torch.get_num_threads()}
     if args.init and Path(args.init).suffix == ".safetensors":
@@ -202,8 +243,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if not args.data.endswith(".npy") or not Path(args.data).is_file():
         raise GraycodecError(f"{args.data}: not a .npy cache (make one with `graycodec prepare`)")
-    if args.steps < 0 or args.batch_size < 1 or args.crop < 8 or args.val_every < 1:
-        raise GraycodecError("--batch-size and --val-every must be ≥ 1, --steps ≥ 0, --crop ≥ 8")
+    if args.steps < 0 or args.batch_size < 1 or args.crop < 8 or args.val_every < 1 or not 1 <= args.max_downscale <= 8:
+        raise GraycodecError("--batch-size and --val-every must be ≥ 1, --steps ≥ 0, --crop ≥ 8, "
+                             "--max-downscale 1..8")
     if args.steps == 0 and not args.init:
         raise GraycodecError("--steps 0 attaches the --init refiner as it is: pass --init")
     if args.threads:
