@@ -11,8 +11,10 @@ against its original: ΔE94, CIEDE2000, MSE a/b, the class-rebalanced a/b accura
 (Zhang 2016) and the colourfulness ratio (a ratio of means, Hasler & Süsstrunk 2003).
 
 Rows: without hints at several vividness values (one forward pass, read out at each, with the
-model card's read-out ends), gray (a = b = 0); at each hint level the predictor, its own
-input (the L-guided upsampling of the thumbnail, what an untrained network returns) and
+model card's read-out ends), gray (a = b = 0); at each hint level the predictor, the U-Net's
+hint input (the L-guided upsampling of the thumbnail at the working size, what an untrained
+network returns), for a model with a hint refiner the refiner's own input (``L-guided full
+size``: the same upsampling at the refiner's size, what an untrained refiner returns) and
 plain bilinear upsampling. ``val`` photos are used as training sees them (resized to a short
 side of 256, ``data.load_resized``); ``val-large`` takes the split's larger photos (short side
 >= 320: BSDS500 and ImageNet scenes, 74 of them) at their native size, which is what a
@@ -82,7 +84,8 @@ def scores(ref_lab, lstar, ab) -> dict:
 
 
 @torch.inference_mode()
-def image_rows(pred: Predictor, untrained: Predictor, rgb: np.ndarray) -> dict:
+def image_rows(pred: Predictor, untrained: Predictor, rgb: np.ndarray,
+               untrained_refiner: Predictor | None = None) -> dict:
     """Scores of every row for one image."""
     ref_lab = color.rgb_to_lab(rgb)
     lstar = color.plane_to_lstar(color.rgb_to_plane(rgb))
@@ -99,6 +102,8 @@ def image_rows(pred: Predictor, untrained: Predictor, rgb: np.ndarray) -> dict:
         thumb = hints.make_hints(ref_lab[..., 1:], level)
         out[f"{level} predictor"] = scores(ref_lab, lstar, pred.predict_ab(lstar, thumb))
         out[f"{level} L-guided"] = scores(ref_lab, lstar, untrained.predict_ab(lstar, thumb))
+        if untrained_refiner is not None:
+            out[f"{level} L-guided full size"] = scores(ref_lab, lstar, untrained_refiner.predict_ab(lstar, thumb))
         bilinear = hints.upsample_bilinear(thumb.ab.astype(np.float32), *lstar.shape)
         out[f"{level} bilinear"] = scores(ref_lab, lstar, bilinear)
     return out
@@ -145,9 +150,15 @@ def main(argv=None) -> int:
         pred.working_short_side = args.working_short_side
     # Its own input: an untrained network (zero residual) at the same working size.
     untrained = Predictor(ColorUNet(), {"working_short_side": pred.working_short_side}, torch.device("cpu"))
+    # A model with a hint refiner takes hints at (up to) full size: its input is the L-guided
+    # plane there, which an untrained refiner (zero last layer) returns.
+    untrained_refiner = None
+    if pred.model.refiner is not None:
+        untrained_refiner = Predictor(ColorUNet(refiner=True), {"working_short_side": pred.working_short_side},
+                                      torch.device("cpu"))
     images = load_set(args.set, args.max_images)
     t0 = time.perf_counter()
-    per_image = [image_rows(pred, untrained, rgb) for _, rgb in images]
+    per_image = [image_rows(pred, untrained, rgb, untrained_refiner) for _, rgb in images]
     table = summarise(per_image)
     command = " ".join(["python benchmarks/eval_colour.py", *(sys.argv[1:] if argv is None else argv)])
     print(f"`{command}` — model {pred.model_id}, {len(images)} images of the {args.set} set, "
