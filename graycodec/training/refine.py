@@ -2,15 +2,17 @@
 
 ::
 
-    cache (.npy, best made with ``prepare --min-downscale 2``) ──crops──▶ Lab ──thumbnail at a
-    random cell size──▶ L-guided hint plane ──▶ HintRefiner ──L1 against the crop's a/b──▶ AdamW
-        every N steps: L1 on fixed validation crops (the cache's hash split) ──▶ best.pt, log.jsonl
+    cache (.npy, photos at their own size) ──crops, shrunk 1–2×──▶ Lab ──thumbnail at a
+    random cell size──▶ L-guided hint plane ──▶ HintRefiner ──ΔE94 (or L1) against the crop's a/b──▶ AdamW
+        every N steps: both losses on fixed validation crops (the cache's hash split) ──▶ best.pt, log.jsonl
         end: the base model (the shipped one by default) + the best refiner ──▶ NAME-<sha8>.safetensors
 
 The U-Net is not touched: the new weight file holds the base model's tensors unchanged plus
 ``refiner.*``, so colour without hints is exactly the base model's. The refiner is small
-(43k weights) and learns fast, but it runs at full resolution, so crops are full-resolution
-pixels of the cache (no rescaling: the decoder refines at the image's own scale).
+(43k weights) and learns fast, but it runs at full resolution, so crops are the cache's own
+pixels (the decoder refines at the image's own scale), shrunk by at most ``--max-downscale``:
+photos at their own size hold JPEG's half-resolution colour, shrunk ones colour on the pixel
+grid, and a user's photos come both ways (docs/TRAINING.md, "The second refiner").
 
 Reproducible: the batch of step k comes from a generator seeded with (seed, k), and
 ``--resume`` restores weights, optimizer, step and best score.
@@ -46,7 +48,8 @@ VAL_BATCHES = 4  # fixed validation batches (of --batch-size crops) scored every
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="graycodec train-refiner",
                                 description="Train the full-resolution hint refiner on top of a trained model.")
-    p.add_argument("data", help="a .npy cache from `graycodec prepare` (--min-downscale 2 recommended)")
+    p.add_argument("data", help="a .npy cache from `graycodec prepare`; the shipped refiner learned on photos at "
+                                "their own size (`prepare --short-side 512`) with the default --max-downscale 2")
     p.add_argument("--out", required=True, help="models/NAME: weight file written as NAME-<sha8>.safetensors")
     p.add_argument("--model", help="base model whose U-Net the new file keeps (default: the shipped model)")
     p.add_argument("--workdir", help="checkpoints and log (default: runs/NAME)")
@@ -55,18 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, help="stop after this many minutes even before --steps")
     p.add_argument("--batch-size", type=int, default=16, help="crops per step (default 16)")
     p.add_argument("--crop", type=int, default=96, help="crop side in pixels (default 96)")
-    p.add_argument("--max-downscale", type=float, default=1.0,
-                   help="shrink each crop by a random factor 1..F first (default 1: the cache's own pixels). "
-                        "With a cache of photos at their own size, 2 mixes native colour (JPEG's, stored at "
-                        "half resolution) with colour back on the pixel grid")
+    p.add_argument("--max-downscale", type=float, default=2.0,
+                   help="shrink each crop by a random factor 1..F first (default 2; 1 keeps the cache's own "
+                        "pixels). On photos at their own size, 2 mixes their colour (JPEG's, stored at half "
+                        "resolution) with colour back on the pixel grid")
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
     p.add_argument("--val-every", type=int, default=100, help="validate every N steps (default 100)")
     p.add_argument("--init", help="start from these refiner weights (a best.pt or last.ckpt of this command, "
                                   "or a released .safetensors that has a refiner)")
     p.add_argument("--resume", help="continue from a last.ckpt of this command")
-    p.add_argument("--loss", choices=LOSSES, default="l1",
-                   help="l1: mean |a/b error|; de94: mean ΔE94 against the crop (the measure hinted "
-                        "decoding is scored by), also the validation measure that picks best.pt (default l1)")
+    p.add_argument("--loss", choices=LOSSES, default="de94",
+                   help="de94: mean ΔE94 against the crop (the measure hinted decoding is scored by); l1: mean "
+                        "|a/b error|. Also the validation measure that picks best.pt (default de94)")
     p.add_argument("--seed", type=int, default=0, help="random seed (crops, hint cells, batch order)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
     return p
@@ -142,7 +145,7 @@ def _save(path: Path, payload) -> None:
 
 
 def validate_and_keep(refiner: HintRefiner, val_batches, step: int, best: dict, workdir: Path, record: dict,
-                      loss: str = "l1") -> dict:
+                      loss: str = "de94") -> dict:
     """Score the refiner on the validation crops into ``record``; keep its weights as best.pt
     when its ``loss`` beats ``best``'s; the updated best record."""
     record.update(validation_scores(refiner, val_batches))
