@@ -33,6 +33,7 @@ from graycodec import color, hints  # noqa: E402
 from graycodec.model import load_model  # noqa: E402
 from graycodec.predictor import resize_plane, thumbnail_tensor, upsample_ab  # noqa: E402
 from graycodec.refiner import HintRefiner, refine, refine_size, refiner_inputs  # noqa: E402
+from graycodec.training.refine import init_state  # noqa: E402
 from graycodec.upsampling import match_hint_means  # noqa: E402
 from graycodec.zoo import find_default_model  # noqa: E402
 
@@ -69,7 +70,8 @@ def main(argv=None) -> int:
     p.add_argument("--levels", default="medium")
     p.add_argument("--model", help="weight file with a refiner (default: the shipped model)")
     p.add_argument("--refiner", action="append", default=[],
-                   help="NAME=PATH: also score these refiner weights (a best.pt of train-refiner); repeatable")
+                   help="NAME=PATH: also score these refiner weights (a best.pt or last.ckpt of train-refiner, "
+                        "or a weight file with a refiner); repeatable")
     p.add_argument("--max-images", type=int)
     p.add_argument("--every", type=int, default=1, help="every Nth image of the set")
     p.add_argument("--threads", type=int, default=0)
@@ -82,7 +84,7 @@ def main(argv=None) -> int:
     for spec in args.refiner:
         name, _, path = spec.partition("=")
         refiners[name] = HintRefiner()
-        refiners[name].load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        refiners[name].load_state_dict(init_state(Path(path)))  # train-refiner's own reader of --init
         refiners[name].eval()
     scales = [float(s) for s in args.scales.split(",")]
     images = eval_colour.load_set(args.set, args.max_images)[:: args.every]
