@@ -194,6 +194,10 @@ def load_model(path: Path) -> tuple[ColorUNet, dict]:
     # BatchNorm keeps running statistics and GroupNorm does not: the tensors say which it is.
     norm = "batch" if any(k.endswith("running_mean") for k in state) else "group"
     model = ColorUNet(norm, refiner=any(k.startswith("refiner.") for k in state))
+    if model.refiner is not None:  # its shape (with or without a context branch) is in the tensors
+        from .refiner import refiner_from_state
+
+        model.refiner = refiner_from_state(state, "refiner.")
     try:
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except RuntimeError as exc:

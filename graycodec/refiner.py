@@ -31,6 +31,8 @@ from .upsampling import guided_hint_plane
 
 CHANNELS = 24
 DILATIONS = (1, 2, 4, 8, 4, 2, 1)
+CONTEXT_POOL = 4  # the context branch works at 1/4 of the refine size
+CONTEXT_DILATIONS = (1, 2, 4, 8, 16, 8, 4, 2, 1)
 HALO = 32  # rows of context on each side of a strip; the receptive radius is 1 + sum(DILATIONS) + 1 = 24
 STRIP_ROWS = 256
 REFINE_SHORT_SIDE = 1024
@@ -38,23 +40,86 @@ REFINE_LONG_SIDE = 4096
 L_SCALE, AB_SCALE = 50.0, 50.0
 
 
-class HintRefiner(nn.Module):
-    """a/b = g + residual(L*, g, up): g the L-guided hint plane, up the bilinear thumbnail."""
+class ContextBranch(nn.Module):
+    """Features of a wide neighbourhood, at 1/``CONTEXT_POOL`` of the refiner's size.
 
-    def __init__(self, channels: int = CHANNELS, dilations=DILATIONS):
+    The full-size stack sees ±24 pixels, about three 1/16 hint cells. Colour decisions often
+    need more: which of two hint colours a region of this lightness took further away. This
+    branch average-pools the refiner's input by 4 and runs dilated 3×3 convolutions there
+    (±(1 + 46 + 1)·4 ≈ ±190 pixels) for about a seventh of the full-size stack's cost; its
+    output layer starts at zero, so a refiner that gains the branch starts as it was.
+    """
+
+    def __init__(self, in_channels: int, channels: int, out_channels: int, dilations=CONTEXT_DILATIONS):
+        super().__init__()
+        self.inp = nn.Conv2d(in_channels, channels, 3, padding=1)
+        self.body = nn.ModuleList(nn.Conv2d(channels, channels, 3, padding=d, dilation=d) for d in dilations)
+        self.out = nn.Conv2d(channels, out_channels, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features (N, out, ceil(h/4), ceil(w/4)) of the refiner input x (N, 5, h, w)."""
+        pad_h, pad_w = -x.shape[-2] % CONTEXT_POOL, -x.shape[-1] % CONTEXT_POOL
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        y = F.relu(self.inp(F.avg_pool2d(x, CONTEXT_POOL)))
+        for conv in self.body:
+            y = y + F.relu(conv(y))
+        return self.out(y)
+
+
+def upsample_context(features: torch.Tensor, rows: tuple[int, int], width: int) -> torch.Tensor:
+    """Rows ``rows`` (a, b) of the context features upsampled 4× to full size, cut to ``width``.
+
+    Only the pooled rows that those output rows interpolate from are upsampled (one more on each
+    side than bilinear needs), so a strip gets exactly what upsampling the whole plane gives.
+    """
+    a, b = rows
+    lo, hi = max(0, a // CONTEXT_POOL - 1), min(features.shape[-2], -(-b // CONTEXT_POOL) + 1)
+    up = F.interpolate(features[..., lo:hi, :], scale_factor=CONTEXT_POOL, mode="bilinear", align_corners=False)
+    return up[..., a - lo * CONTEXT_POOL : b - lo * CONTEXT_POOL, :width]
+
+
+class HintRefiner(nn.Module):
+    """a/b = g + residual(L*, g, up): g the L-guided hint plane, up the bilinear thumbnail.
+
+    ``context_channels`` > 0 adds a ContextBranch whose features join the first layer's.
+    """
+
+    def __init__(self, channels: int = CHANNELS, dilations=DILATIONS, context_channels: int = 0):
         super().__init__()
         self.inp = nn.Conv2d(5, channels, 3, padding=1)
         self.body = nn.ModuleList(nn.Conv2d(channels, channels, 3, padding=d, dilation=d) for d in dilations)
         self.out = nn.Conv2d(channels, 2, 3, padding=1)
         nn.init.zeros_(self.out.weight)  # untrained: exactly the L-guided upsampling
         nn.init.zeros_(self.out.bias)
+        self.context = ContextBranch(5, context_channels, channels) if context_channels else None
 
-    def forward(self, lstar: torch.Tensor, guided: torch.Tensor, bilinear: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([lstar / L_SCALE - 1.0, guided / AB_SCALE, bilinear / AB_SCALE], dim=1)
-        x = F.relu(self.inp(x))
+    @staticmethod
+    def inputs(lstar: torch.Tensor, guided: torch.Tensor, bilinear: torch.Tensor) -> torch.Tensor:
+        return torch.cat([lstar / L_SCALE - 1.0, guided / AB_SCALE, bilinear / AB_SCALE], dim=1)
+
+    def forward(self, lstar: torch.Tensor, guided: torch.Tensor, bilinear: torch.Tensor,
+                context: torch.Tensor | None = None) -> torch.Tensor:
+        """``context``: this strip's upsampled context features (``refine`` computes them once
+        for the whole plane); None computes them from this input."""
+        x = self.inputs(lstar, guided, bilinear)
+        features = self.inp(x)
+        if self.context is not None:
+            if context is None:
+                context = upsample_context(self.context(x), (0, x.shape[-2]), x.shape[-1])
+            features = features + context
+        x = F.relu(features)
         for conv in self.body:
             x = x + F.relu(conv(x))
         return guided + AB_SCALE * self.out(x)
+
+
+def refiner_from_state(state: dict, prefix: str = "") -> HintRefiner:
+    """An empty HintRefiner of the shape that ``state`` (its tensors, keys after ``prefix``) holds."""
+    key = prefix + "context.inp.weight"
+    return HintRefiner(context_channels=state[key].shape[0] if key in state else 0)
 
 
 def refine_size(height: int, width: int) -> tuple[int, int]:
@@ -79,10 +144,14 @@ def refine(refiner: HintRefiner, lstar: torch.Tensor, thumb: torch.Tensor, strip
     """
     h = lstar.shape[-2]
     guided, bilinear = refiner_inputs(lstar, thumb)  # two planes at refine size: bounded by refine_size
+    features = None
+    if refiner.context is not None:  # 1/16 of the pixels: computed once for the whole plane
+        features = refiner.context(refiner.inputs(lstar, guided, bilinear))
     out = torch.empty_like(guided)
     for r0 in range(0, h, strip_rows):
         r1 = min(h, r0 + strip_rows)
         a, b = max(0, r0 - HALO), min(h, r1 + HALO)
-        part = refiner(lstar[..., a:b, :], guided[..., a:b, :], bilinear[..., a:b, :])
+        context = None if features is None else upsample_context(features, (a, b), lstar.shape[-1])
+        part = refiner(lstar[..., a:b, :], guided[..., a:b, :], bilinear[..., a:b, :], context)
         out[..., r0:r1, :] = part[..., r0 - a : r1 - a, :]
     return out

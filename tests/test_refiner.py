@@ -249,3 +249,77 @@ def test_max_downscale_shrinks_crops_and_is_bounded(cache_path, tmp_path, cli_ru
     assert levels(shrunk) > levels(native)
     res = cli_run("train-refiner", str(cache_path), "--out", str(tmp_path / "m"), "--max-downscale", "0.5")
     assert res.exit_code != 0 and "--max-downscale 1..8" in res.output and "Traceback" not in res.output
+
+
+# --- the context branch (--context) ---------------------------------------------------------
+
+def noisy_context_refiner(seed: int = 0, channels: int = 6) -> HintRefiner:
+    torch.manual_seed(seed)
+    net = HintRefiner(context_channels=channels)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0, 0.05)
+    return net.eval()
+
+
+def test_a_context_branch_starts_at_zero_so_the_refiner_is_unchanged():
+    plain = noisy_refiner()
+    grown = HintRefiner(context_channels=8)
+    grown.load_state_dict(plain.state_dict(), strict=False)
+    lstar, thumb = planes(h=61, w=45)
+    torch.testing.assert_close(refine(grown.eval(), lstar, thumb), refine(plain, lstar, thumb))
+    with torch.no_grad():  # once trained, the branch does change the output
+        torch.nn.init.normal_(grown.context.out.weight, std=0.05)
+    assert not torch.allclose(refine(grown, lstar, thumb), refine(plain, lstar, thumb), atol=1e-3)
+
+
+@pytest.mark.parametrize("h,w", [(300, 41), (257, 64), (9, 7)])
+def test_context_strips_give_the_same_result_as_one_pass(h, w):
+    # The context features are computed once and each strip upsamples only its own rows; sides
+    # that are not multiples of the pooling must not shift anything.
+    net = noisy_context_refiner()
+    lstar, thumb = planes(h=h, w=w)
+    whole = refine(net, lstar, thumb, strip_rows=1000)
+    strips = refine(net, lstar, thumb, strip_rows=37)
+    from graycodec.refiner import refiner_inputs
+
+    one_call = net(lstar, *refiner_inputs(lstar, thumb))  # the forward pass training uses
+    assert torch.allclose(whole, strips, atol=1e-4)
+    assert torch.allclose(whole, one_call, atol=1e-4)
+
+
+def test_upsample_context_of_rows_is_a_slice_of_the_whole_upsampling():
+    from graycodec.refiner import upsample_context
+
+    features = torch.randn(1, 3, 13, 5)
+    whole = F.interpolate(features, scale_factor=4, mode="bilinear", align_corners=False)[..., :50, :19]
+    for a, b in [(0, 50), (7, 21), (30, 50), (49, 50), (4, 8)]:
+        torch.testing.assert_close(upsample_context(features, (a, b), 19), whole[..., a:b, :])
+
+
+def test_a_model_file_with_a_context_refiner_round_trips(tmp_path):
+    net = ColorUNet(refiner=True)
+    net.refiner = noisy_context_refiner(channels=5)
+    loaded, _ = load_model(save_model(net, tmp_path, "ctx", {}))
+    assert loaded.refiner.context is not None and loaded.refiner.context.inp.out_channels == 5
+    lstar, thumb = planes()
+    torch.testing.assert_close(refine(loaded.refiner, lstar, thumb), refine(net.refiner.half().float(), lstar, thumb),
+                               atol=2e-3, rtol=0)
+
+
+def test_train_refiner_grows_a_context_branch_on_a_released_refiner(cache_path, tmp_path, cli_run):
+    donor = ColorUNet(refiner=True)
+    torch.nn.init.normal_(donor.refiner.out.weight, std=0.01)
+    donor_file = save_model(donor, tmp_path / "donor", "donor", {"working_short_side": 64})
+    common = [str(cache_path), "--model", str(donor_file), "--init", str(donor_file), "--batch-size", "2",
+              "--crop", "32", "--threads", "1", "--val-every", "5"]
+    res = cli_run("train-refiner", *common, "--context", "4", "--steps", "5",
+                  "--out", str(tmp_path / "m" / "ctx"), "--workdir", str(tmp_path / "w"))
+    assert res.exit_code == 0, res.output
+    (path,) = (tmp_path / "m").glob("ctx-*.safetensors")
+    net, card = load_model(path)
+    assert net.refiner.context.inp.out_channels == 4 and card["refiner_training"]["context_channels"] == 4
+    # A context refiner cannot start a plain one: the shapes must fit, said in one line.
+    res = cli_run("train-refiner", *common, "--steps", "1", "--init", str(path),
+                  "--out", str(tmp_path / "m2" / "p"), "--workdir", str(tmp_path / "w2"))
+    assert res.exit_code != 0 and "does not fit" in res.output and "Traceback" not in res.output

@@ -32,7 +32,7 @@ import torch
 
 from ..errors import GraycodecError
 from ..model import load_model, read_card, save_model
-from ..refiner import HintRefiner, refiner_inputs
+from ..refiner import HintRefiner, refiner_from_state, refiner_inputs
 from ..zoo import find_default_model
 from .batches import random_crops, rgb_to_lab_torch, stored_thumbnail
 from .data import ImageCache
@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", choices=LOSSES, default="de94",
                    help="de94: mean ΔE94 against the crop (the measure hinted decoding is scored by); l1: mean "
                         "|a/b error|. Also the validation measure that picks best.pt (default de94)")
+    p.add_argument("--context", type=int, default=0, metavar="CHANNELS",
+                   help="give the refiner a context branch of this many channels at 1/4 size (0: none, the "
+                        "first two refiners; an --init refiner without one gains it, starting at zero)")
     p.add_argument("--seed", type=int, default=0, help="random seed (crops, hint cells, batch order)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
     return p
@@ -88,6 +91,14 @@ def init_state(path: Path) -> dict:
         return refiner.state_dict()
     state = torch.load(path, map_location="cpu", weights_only=True)
     return state.get("refiner", state)
+
+
+def load_init(refiner: HintRefiner, state: dict, name: str) -> None:
+    """Load ``state`` into ``refiner``; a context branch the state lacks keeps its zero start."""
+    missing, unexpected = refiner.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith("context.") for k in missing):
+        raise GraycodecError(f"--init {name}: its refiner does not fit this one's shape "
+                             f"(--context {refiner.context.inp.out_channels if refiner.context else 0})")
 
 
 def make_batch(cache: ImageCache, n: int, crop: int, rng: np.random.Generator, max_downscale: float = 1.0):
@@ -167,11 +178,11 @@ def fit(args, workdir: Path) -> dict:
     vrng = np.random.default_rng([args.seed, 10**9])
     val_batches = [make_batch(val, args.batch_size, args.crop, vrng, args.max_downscale) for _ in range(VAL_BATCHES)]
     torch.manual_seed(args.seed)
-    refiner = HintRefiner()
+    refiner = HintRefiner(context_channels=args.context)
     opt = torch.optim.AdamW(refiner.parameters(), lr=args.lr, weight_decay=1e-4)
     step, best = 0, {"step": -1}
     if args.init:
-        refiner.load_state_dict(init_state(Path(args.init)))
+        load_init(refiner, init_state(Path(args.init)), args.init)
     if args.resume:
         ck = torch.load(args.resume, map_location="cpu", weights_only=True)
         refiner.load_state_dict(ck["refiner"])
@@ -221,14 +232,15 @@ def release(args, argv, run: dict, workdir: Path) -> Path:
     if not (workdir / "best.pt").is_file():
         raise GraycodecError(f"{workdir}: no validated refiner yet (best.pt); train at least --val-every steps")
     net, card = load_model(base_path)
-    net.refiner = HintRefiner()
-    net.refiner.load_state_dict(torch.load(workdir / "best.pt", map_location="cpu", weights_only=True))
+    state = torch.load(workdir / "best.pt", map_location="cpu", weights_only=True)
+    net.refiner = refiner_from_state(state)
+    net.refiner.load_state_dict(state)
     card = {k: v for k, v in card.items() if k not in ("model_id", "sha256", "file")}
     card["refiner_training"] = {
         "command": "graycodec train-refiner " + shlex.join(argv), "base_model": base_path.name, "init": args.init,
         "data": str(args.data), "cell_range_px": list(CELL_RANGE), "crop": args.crop,
         "max_downscale": args.max_downscale,
-        "batch_size": args.batch_size, "loss": args.loss, "steps": run["step"], "best_step": run["best"]["step"],
+        "batch_size": args.batch_size, "loss": args.loss, "context_channels": args.context, "steps": run["step"], "best_step": run["best"]["step"],
         **{f"validation_{k}{s}": run["best"].get(f"val_{k}{s}") for k in LOSSES for s in ("", "_input")},
         "photos": run["photos"], "crops_per_s": run["crops_per_s"],
         "seconds_this_session": run["seconds_this_session"], "device": "cpu", "threads": torch.get_num_threads()}
