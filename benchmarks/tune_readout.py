@@ -3,8 +3,7 @@
     python benchmarks/tune_readout.py --model models/x.safetensors [--set val-large] [--floors-also-on val]
                                       [--max-images N] [--jobs 2] [--save-scores F | --from-scores F] [--write-card]
 
-For every (debias exponent, temperature, chroma gain, chroma exponent, centre exponent) of a
-grid, the bins of
+For every (debias exponent, temperature, chroma gain, chroma exponent) of a grid, the bins of
 each validation photo (the fixed hash split of ../shared/data/photos, as training sees them;
 or, with ``--set val-large``, the split's photos with a short side >= 320 at their native
 size) are read out and scored through the decoder's path: mean CIEDE2000 against the
@@ -66,35 +65,16 @@ from graycodec.predictor import (Predictor, hint_inputs, resize_plane, upsample_
 DEBIAS = (0.5, 0.75, 1.0)
 TEMPERATURE = (0.5, 0.38)
 CHROMA_EXPONENT = (0.0, 0.6, 1.2, 1.5)
-# The geometric median (centre exponent 1) takes the likelier hue by itself, so it is tried
-# without annealing and with milder chroma exponents (a first look on half of val-large:
-# debias 0.75-0.9 with a plain gain of 1.3-1.6 beat the mean's read-outs at the same ratio).
-MEDIAN_DEBIAS = (0.75, 0.9, 1.0)
-MEDIAN_CHROMA_EXPONENT = (0.0, 0.3, 0.6)
-
-
-def shared_settings(centre_exponents) -> list[tuple[float, float, float, float]]:
-    """(debias, temperature, chroma exponent, centre exponent) of the grid, gains aside."""
-    grid = []
-    if 2.0 in centre_exponents:
-        grid += [(d, t, e, 2.0) for d, t, e in itertools.product(DEBIAS, TEMPERATURE, CHROMA_EXPONENT)]
-    if 1.0 in centre_exponents:
-        grid += [(d, 1.0, e, 1.0) for d, e in itertools.product(MEDIAN_DEBIAS, MEDIAN_CHROMA_EXPONENT)]
-    return grid
-
-
 GAIN = tuple(np.round(np.arange(0.6, 3.01, 0.3), 1))
 FIDELITY_RATIO_MIN = 0.60
 VIVID_RATIO_MIN = 0.85
 
 _pred: Predictor | None = None  # one per worker process
-_grid: list = []
 
 
-def _load(model: str, short_side: int | None, grid: list) -> None:
-    global _pred, _grid
+def _load(model: str, short_side: int | None) -> None:
+    global _pred
     torch.set_num_threads(1)  # the workers share the cores
-    _grid = grid
     _pred = Predictor.load(model, "cpu")
     if short_side:
         _pred.working_short_side = short_side
@@ -109,17 +89,14 @@ def grid_scores(rgb: np.ndarray) -> tuple[dict, float, float]:
     l_work = resize_plane(lstar, working_size(*lstar.shape, pred.working_short_side))
     logits = pred.model(l_work, *hint_inputs(l_work, None)).logits
     out = {}
-    centres = {}  # the centre depends on (debias, T, centre exponent) alone: one per triple
-    for d, t, e, c in _grid:
-        if (d, t, c) not in centres:
-            centres[(d, t, c)] = readout_with(logits, pred.model.class_weights, d, t, centre_exponent=c)
-        ab = centres[(d, t, c)]
+    for d, t, e in itertools.product(DEBIAS, TEMPERATURE, CHROMA_EXPONENT):
+        ab = readout_with(logits, pred.model.class_weights, d, t)
         ab = ab * chroma_gain(ab, 1.0, e)  # the exponent acts at the read-out's size, as in decoding
         ab = torch.nn.functional.interpolate(ab, size=l_work.shape[-2:], mode="bilinear", align_corners=False)
         ab = upsample_ab(ab, *lstar.shape)
         for g in GAIN:  # the plain gain commutes with the (linear) upsampling
             rgb8 = color.lab_to_rgb8(lstar, g * ab)
-            out[(d, t, float(g), e, c)] = (float(deltaE_ciede2000(ref_lab, color.rgb_to_lab(rgb8)).mean()),
+            out[(d, t, float(g), e)] = (float(deltaE_ciede2000(ref_lab, color.rgb_to_lab(rgb8)).mean()),
                                         colourfulness(rgb8))
     gray = color.lab_to_rgb8(lstar, np.zeros(lstar.shape + (2,), np.float32))
     return out, colourfulness(rgb), float(deltaE_ciede2000(ref_lab, color.rgb_to_lab(gray)).mean())
@@ -151,11 +128,11 @@ def choose(table: dict, ratio_min: float, floors: dict | None = None, keys=None)
 
 
 def choose_ends(table: dict, fidelity_ratio_min: float, floors: dict | None = None):
-    """(fidelity, vivid) settings (debias, T, gain, chroma exponent, centre exponent) that share
-    all but the gain; see the module's docstring."""
+    """(fidelity, vivid) settings (debias, T, gain, exponent) that share all but the gain; see
+    the module's docstring."""
     shared = {}
     for key in table:
-        shared.setdefault(key[:2] + key[3:], []).append(key)
+        shared.setdefault((key[0], key[1], key[3]), []).append(key)
     pairs = []
     for keys in shared.values():
         fidelity = choose(table, fidelity_ratio_min, floors, keys)
@@ -165,7 +142,7 @@ def choose_ends(table: dict, fidelity_ratio_min: float, floors: dict | None = No
     if pairs:
         return min(pairs)[1:]
     fidelity = min(table, key=lambda k: table[k]["de2000"])
-    same = shared[fidelity[:2] + fidelity[3:]]
+    same = shared[(fidelity[0], fidelity[1], fidelity[3])]
     return fidelity, max(same, key=lambda k: table[k]["ratio"])
 
 
@@ -180,19 +157,7 @@ def _save(path: Path, raws: dict) -> None:
 
 
 def _load_raw(path: Path) -> dict:
-    """Saved scores; settings saved before the centre exponent existed are the mean's (2)."""
-    return _with_keys(json.loads(path.read_text()), lambda text: (tuple(float(x) for x in text.split(",")) + (2.0,))[:5])
-
-
-def _merge(raws: dict, earlier: dict) -> dict:
-    """``raws`` with the settings of ``earlier`` (scores of the same photos, saved before) added."""
-    for name, raw in raws.items():
-        old = earlier.get(name)
-        if old is None or not np.allclose(old["original_m"], raw["original_m"]):
-            raise SystemExit(f"tune_readout: --merge-scores does not hold the same photos of {name}")
-        for table in ("de2000", "m"):
-            raw[table] = {**old[table], **raw[table]}
-    return raws
+    return _with_keys(json.loads(path.read_text()), lambda text: tuple(float(x) for x in text.split(",")))
 
 
 def main(argv=None) -> int:
@@ -210,10 +175,6 @@ def main(argv=None) -> int:
                    help="worker processes, one image each, one thread each (--threads: the name before)")
     p.add_argument("--save-scores", type=Path, help="write every photo's scores here (JSON)")
     p.add_argument("--from-scores", type=Path, help="choose from scores saved before instead of scoring")
-    p.add_argument("--centre-exponents", default="2,1",
-                   help="centre exponents of the grid: 2 the mean, 1 the geometric median (default 2,1)")
-    p.add_argument("--merge-scores", type=Path,
-                   help="add the settings of these saved scores (same photos) to the ones scored now")
     args = p.parse_args(argv)
     floor_set = args.floors_also_on or ("val" if args.set == "val-large" else "none")
     t0 = time.perf_counter()
@@ -221,13 +182,10 @@ def main(argv=None) -> int:
         raws = _load_raw(args.from_scores)
         floor_set = next((name for name in raws if name != args.set), "none")
     else:
-        grid = shared_settings({float(x) for x in args.centre_exponents.split(",")})
-        with multiprocessing.get_context("fork").Pool(args.jobs, _load, (args.model, args.working_short_side, grid)) as pool:
+        with multiprocessing.get_context("fork").Pool(args.jobs, _load, (args.model, args.working_short_side)) as pool:
             raws = {args.set: score_set(pool, load_set(args.set, args.max_images))}
             if floor_set != "none":
                 raws[floor_set] = score_set(pool, load_set(floor_set, args.max_images))
-        if args.merge_scores:
-            raws = _merge(raws, _load_raw(args.merge_scores))
         if args.save_scores:
             _save(args.save_scores, raws)
     table, gray, n_images = summary(raws[args.set]), float(np.mean(raws[args.set]["gray"])), len(raws[args.set]["gray"])
@@ -239,7 +197,7 @@ def main(argv=None) -> int:
     print(f"{n_images} validation images ({args.set}), floors also on {floor_set}, {time.perf_counter() - t0:.0f} s; "
           f"model {model_id}; gray (a = b = 0): CIEDE2000 {gray:.3f}" + (f" ({floor_set}: {floor_gray:.3f})" if floors else "") + "\n")
     extra = f" | {floor_set} CIEDE2000 | {floor_set} ratio" if floors else ""
-    print(f"| debias | T | gain | chroma exponent | centre exponent | CIEDE2000 | colourfulness ratio{extra} |\n|---|---|---|---|---|---|---" +
+    print(f"| debias | T | gain | chroma exponent | CIEDE2000 | colourfulness ratio{extra} |\n|---|---|---|---|---|---" +
           ("|---|---" if floors else "") + "|")
     for key, r in table.items():
         mark = " (fidelity end)" if key == fidelity else " (vivid end)" if key == vivid else ""

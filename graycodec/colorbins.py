@@ -123,36 +123,27 @@ def weighted_soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor, clas
 
 # --- read-outs ---------------------------------------------------------------------------
 # The two ends of the vividness scale, as (debias exponent, temperature, chroma gain, chroma
-# exponent, centre exponent). A model card may carry its own ends, chosen on the validation
-# split (``readout`` in the card, see benchmarks/tune_readout.py); these are the defaults: the
-# plain mean and Zhang's T = 0.38.
-FIDELITY_END = (1.0, 1.0, 1.0, 0.0, 2.0)
-VIVID_END = (0.0, VIVID_TEMPERATURE, 1.0, 0.0, 2.0)
+# exponent). A model card may carry its own ends, chosen on the validation split (``readout``
+# in the card, see benchmarks/tune_readout.py); these are the defaults: the plain mean and
+# Zhang's T = 0.38.
+FIDELITY_END = (1.0, 1.0, 1.0, 0.0)
+VIVID_END = (0.0, VIVID_TEMPERATURE, 1.0, 0.0)
 MAX_GAIN = 4.0  # beyond it most colours leave the sRGB gamut and are clipped
 MAX_CHROMA_EXPONENT = 3.0  # (C/10)^3 already triples a chroma of 14; more only clips
 CHROMA_REFERENCE = 10.0  # CIELAB units: the chroma at which the gain is exactly g
-MIN_CENTRE_EXPONENT = 1.0  # 1: the geometric median; below 1 the centre is no longer unique
-CENTRE_ITERATIONS = 12  # reweighting steps from the mean: on the shipped model's distributions for
-# two photos, 0.07 CIELAB units from the converged centre on average (20 steps: 0.02)
-CENTRE_EPS = 1.0  # CIELAB units: distances below it count as 1, so a centre on a bin stays finite
-_CENTRE_CHUNK = 1 << 22  # bins × pixels per step of the centre's loop: about 16 MB a temporary
 
 
 def vividness_params(vividness: float, fidelity_end=FIDELITY_END, vivid_end=VIVID_END) -> tuple[float, ...]:
-    """(debias exponent, temperature, gain, chroma exponent, centre exponent) for a vividness
-    in [0, 1] (clipped): each linear between the ends. An end written without the last numbers
-    has a gain of 1, a chroma exponent of 0 and a centre exponent of 2 (``full_end``).
+    """(debias exponent, temperature, gain, chroma exponent) for a vividness in [0, 1]
+    (clipped): each linear between the ends. An end written without the last numbers has a
+    gain of 1 and a chroma exponent of 0 (``full_end``).
 
     The debias exponent says how much of the class rebalancing is divided out of the
     network's distribution (1: all of it, the plain estimate of p; 0: none, the rebalanced q
     that favours rare, saturated colours); the temperature sharpens the result before its
     mean is taken (1: the mean; 0.38: Zhang's annealed mean); the gain g and the chroma
     exponent γ multiply the resulting a/b by g · (C/10)^γ, C its chroma (the hue stays; γ = 0
-    is a plain gain). The centre exponent p says which centre of the distribution is taken:
-    the point of least mean distance**p to its colours (``lp_centre``; 2: the mean, the least
-    squared error; 1: the geometric median, the least plain distance, which is what a colour
-    difference such as CIEDE2000 adds up and which follows the likelier hue instead of
-    averaging two hues into a dull one).
+    is a plain gain).
     """
     v = float(np.clip(vividness, 0.0, 1.0))
     fid, viv = full_end(fidelity_end), full_end(vivid_end)
@@ -160,11 +151,10 @@ def vividness_params(vividness: float, fidelity_end=FIDELITY_END, vivid_end=VIVI
 
 
 def full_end(end) -> tuple[float, ...]:
-    """A read-out end as (debias, temperature, gain, chroma exponent, centre exponent): ends
-    written before the gain have a gain of 1, before the chroma exponent an exponent of 0,
-    before the centre exponent the mean (2)."""
+    """A read-out end as (debias, temperature, gain, chroma exponent): ends written before the
+    gain have a gain of 1, ends written before the exponent an exponent of 0."""
     end = tuple(end)
-    return end + (1.0, 0.0, 2.0)[len(end) - 2:]
+    return end + (1.0, 0.0)[len(end) - 2:]
 
 
 def readout(logits: torch.Tensor, vividness: float, class_weights: torch.Tensor,
@@ -174,46 +164,14 @@ def readout(logits: torch.Tensor, vividness: float, class_weights: torch.Tensor,
 
 
 def readout_with(logits: torch.Tensor, class_weights: torch.Tensor, debias: float, temperature: float,
-                 gain: float = 1.0, chroma_exponent: float = 0.0, centre_exponent: float = 2.0) -> torch.Tensor:
-    """The a/b centre (``lp_centre``, exponent ``centre_exponent``) of the distribution
-    softmax(logits) / w**debias annealed at ``temperature``, times ``gain`` · (C/10)**``chroma_exponent``
-    (C: that a/b's chroma)."""
+                 gain: float = 1.0, chroma_exponent: float = 0.0) -> torch.Tensor:
+    """The a/b of the distribution softmax(logits) / w**debias, annealed at ``temperature``,
+    times ``gain`` · (C/10)**``chroma_exponent`` (C: that a/b's chroma)."""
     logp = F.log_softmax(logits.float(), dim=1)
     logp = logp - debias * class_weights.log()[None, :, None, None]
     probs = torch.softmax(logp / temperature, dim=1)
-    ab = lp_centre(probs, centre_exponent)
+    ab = torch.einsum("nqhw,qc->nchw", probs, bins_tensor(logits.device))
     return ab * chroma_gain(ab, gain, chroma_exponent)
-
-
-def lp_centre(probs: torch.Tensor, p: float = 2.0, iterations: int = CENTRE_ITERATIONS) -> torch.Tensor:
-    """a/b (N, 2, h, w) that minimises the mean ‖ab − bin‖**p under ``probs`` (N, Q, h, w).
-
-    p = 2 is the mean (exact, one step). Below 2, iteratively reweighted least squares
-    (Weiszfeld's algorithm at p = 1): each step is the mean under probs · max(d, 1)**(p−2), d the
-    distance of each bin to the current estimate. It starts from the mean or the likeliest bin,
-    whichever is closer to the answer (lower mean distance**p): from the mean alone, a pixel torn
-    between two hues creeps towards the likelier one for dozens of steps. Pixels are taken in
-    chunks, so the (Q × pixels) distance table stays small whatever the image size.
-    """
-    bins = bins_tensor(probs.device)
-    mean = torch.einsum("nqhw,qc->nchw", probs, bins)
-    if p >= 2.0 or iterations <= 0:
-        return mean
-    n, q, h, w = probs.shape
-    flat_p = probs.permute(0, 2, 3, 1).reshape(-1, q)  # (pixels, Q)
-    flat_x = mean.permute(0, 2, 3, 1).reshape(-1, 2).clone()
-    step = max(1, _CENTRE_CHUNK // q)
-    for start in range(0, flat_p.shape[0], step):
-        pr, x = flat_p[start:start + step], flat_x[start:start + step]
-        mode = bins[pr.argmax(1)]
-        cost = [(pr * torch.cdist(c, bins).clamp_min(CENTRE_EPS).pow(p)).sum(1) for c in (x, mode)]
-        x = torch.where((cost[1] < cost[0])[:, None], mode, x)
-        for _ in range(iterations):
-            d = torch.cdist(x, bins).clamp_min(CENTRE_EPS)  # (pixels, Q)
-            weight = pr * d.pow(p - 2.0)
-            x = (weight @ bins) / weight.sum(1, keepdim=True).clamp_min(1e-30)
-        flat_x[start:start + step] = x
-    return flat_x.reshape(n, h, w, 2).permute(0, 3, 1, 2).contiguous()
 
 
 def chroma_gain(ab: torch.Tensor, gain: float, chroma_exponent: float) -> torch.Tensor:

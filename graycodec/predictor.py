@@ -31,8 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .colorbins import (FIDELITY_END, MAX_CHROMA_EXPONENT, MAX_GAIN, MIN_CENTRE_EXPONENT, VIVID_END, full_end,
-                        readout)
+from .colorbins import FIDELITY_END, MAX_CHROMA_EXPONENT, MAX_GAIN, VIVID_END, full_end, readout
 from .errors import DeviceError, ModelError
 from .hints import HintThumbnail, upsample_bilinear
 from .model import load_model
@@ -100,24 +99,22 @@ def upsample_ab(ab_work: torch.Tensor, height: int, width: int) -> np.ndarray:
 
 
 def readout_ends(card: dict) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """The (debias, temperature, gain, chroma exponent, centre exponent) ends of the vividness
-    scale: the card's ``readout`` (chosen on the validation split for that model; ends written
-    with fewer numbers have a gain of 1, a chroma exponent of 0 and the mean as centre), else
-    the defaults of ``colorbins``."""
+    """The (debias, temperature, gain, chroma exponent) ends of the vividness scale: the card's
+    ``readout`` (chosen on the validation split for that model; ends written with fewer
+    numbers have a gain of 1 and an exponent of 0), else the defaults of ``colorbins``."""
     ends = card.get("readout") or {}
     try:
         fid, viv = ends.get("fidelity", FIDELITY_END), ends.get("vivid", VIVID_END)
-        if not (2 <= len(fid) <= 5 and 2 <= len(viv) <= 5):
+        if not (2 <= len(fid) <= 4 and 2 <= len(viv) <= 4):
             raise ValueError
         fid, viv = (tuple(float(x) for x in full_end(end)) for end in (fid, viv))
     except (TypeError, ValueError, IndexError, AttributeError):
         raise ModelError("model card: 'readout' must hold fidelity and vivid as "
-                         "[debias, temperature(, gain(, chroma exponent(, centre exponent)))]") from None
+                         "[debias, temperature(, gain(, chroma exponent))]") from None
     if not all(0.0 <= d <= 1.0 and 0.05 <= t <= 1.0 and 0.0 < g <= MAX_GAIN and 0.0 <= e <= MAX_CHROMA_EXPONENT
-               and MIN_CENTRE_EXPONENT <= c <= 2.0 for d, t, g, e, c in (fid, viv)):
+               for d, t, g, e in (fid, viv)):
         raise ModelError(f"model card: readout debias must be in 0..1, temperature in 0.05..1, gain in "
-                         f"(0, {MAX_GAIN:g}], chroma exponent in 0..{MAX_CHROMA_EXPONENT:g} "
-                         f"and centre exponent in {MIN_CENTRE_EXPONENT:g}..2")
+                         f"(0, {MAX_GAIN:g}] and chroma exponent in 0..{MAX_CHROMA_EXPONENT:g}")
     return fid, viv
 
 

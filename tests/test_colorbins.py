@@ -85,8 +85,8 @@ def test_readout_removes_the_rebalancing_at_vividness_0_and_sharpens_at_1():
     torch.testing.assert_close(fidelity, torch.tensor([8.0, 0.0]), atol=1e-3, rtol=1e-4)
     vivid = colorbins.readout(logits, 1.0, weights)[0, :, 0, 0]
     torch.testing.assert_close(vivid, torch.tensor([20.0, 0.0]), atol=1e-3, rtol=1e-4)  # q as is
-    assert colorbins.vividness_params(0.0) == (1.0, 1.0, 1.0, 0.0, 2.0)
-    assert colorbins.vividness_params(1.0) == (0.0, pytest.approx(0.38), 1.0, 0.0, 2.0)
+    assert colorbins.vividness_params(0.0) == (1.0, 1.0, 1.0, 0.0)
+    assert colorbins.vividness_params(1.0) == (0.0, pytest.approx(0.38), 1.0, 0.0)
     assert colorbins.vividness_params(5.0) == colorbins.vividness_params(1.0)  # clipped
 
 
@@ -98,7 +98,7 @@ def test_readout_gain_scales_the_chroma_and_keeps_the_hue():
     plain = colorbins.readout_with(logits, weights, 1.0, 1.0)[0, :, 0, 0]
     torch.testing.assert_close(plain, torch.tensor([15.0, -20.0]), atol=1e-3, rtol=1e-4)  # the mean
     ends = ((1.0, 1.0), (1.0, 1.0, 3.0))  # a two-number end has a gain of 1
-    assert colorbins.vividness_params(0.5, *ends) == (1.0, 1.0, 2.0, 0.0, 2.0)
+    assert colorbins.vividness_params(0.5, *ends) == (1.0, 1.0, 2.0, 0.0)
     for v, gain in ((0.0, 1.0), (0.5, 2.0), (1.0, 3.0)):
         torch.testing.assert_close(colorbins.readout(logits, v, weights, *ends)[0, :, 0, 0], gain * plain)
 
@@ -115,59 +115,6 @@ def test_chroma_exponent_lifts_confident_colour_and_leaves_dull_colour_dull():
     shaped = colorbins.readout_with(logits, weights, 1.0, 1.0, 2.0, 1.5)[0, :, 0]
     torch.testing.assert_close(shaped, plain * torch.tensor([0.0, 2.0, 2.0 * 5 ** 1.5]), atol=1e-3, rtol=1e-4)
     ends = ((1.0, 1.0, 2.0), (1.0, 1.0, 2.0, 1.0))  # a three-number end has an exponent of 0
-    assert colorbins.vividness_params(0.5, *ends) == (1.0, 1.0, 2.0, 0.5, 2.0)
+    assert colorbins.vividness_params(0.5, *ends) == (1.0, 1.0, 2.0, 0.5)
     torch.testing.assert_close(colorbins.readout(logits, 0.5, weights, *ends)[0, :, 0, 2],
                                2.0 * 5 ** 0.5 * plain[:, 2], atol=1e-3, rtol=1e-4)
-
-
-def one_pixel(weights: dict) -> torch.Tensor:
-    probs = torch.zeros(1, NUM_BINS, 1, 1)
-    for (a, b), w in weights.items():
-        probs[0, bin_index(a, b), 0, 0] = w
-    return probs
-
-
-def test_lp_centre_is_the_mean_at_2_and_the_geometric_median_at_1():
-    # Two opposite hues, the likelier one just ahead: the mean averages them into a dull
-    # colour, the median takes the likelier one whole (what ΔE, a plain distance, rewards).
-    probs = one_pixel({(40, 20): 0.55, (-40, -20): 0.45})
-    mean = colorbins.lp_centre(probs, 2.0)[0, :, 0, 0]
-    torch.testing.assert_close(mean, torch.tensor([4.0, 2.0]), atol=1e-4, rtol=0)
-    median = colorbins.lp_centre(probs, 1.0)[0, :, 0, 0]
-    assert float((median - torch.tensor([40.0, 20.0])).norm()) < 1.0  # within the 1-unit distance floor
-    # Three colours, none with half the weight, but (40, 0) still the geometric median (the
-    # pulls of the other two, unit vectors times weight, add up to less than its 0.6 / 0.45).
-    for w_a in (0.6, 0.45):
-        rest = (1 - w_a) / 2
-        probs = one_pixel({(40, 0): w_a, (-20, 30): rest * 1.2, (0, -50): rest * 0.8})
-        converged = colorbins.lp_centre(probs, 1.0, iterations=500)[0, :, 0, 0]
-        assert float((converged - torch.tensor([40.0, 0.0])).norm()) < 1.0
-    # The mean of the last one sits far from all three.
-    assert float((colorbins.lp_centre(probs, 2.0)[0, :, 0, 0] - torch.tensor([40.0, 0.0])).norm()) > 15
-
-
-def test_lp_centre_lowers_the_expected_distance_and_is_the_same_in_chunks(monkeypatch):
-    logits = 3 * torch.randn(2, NUM_BINS, 9, 7, generator=torch.Generator().manual_seed(0))
-    probs = torch.softmax(logits, 1)
-    bins = torch.from_numpy(AB_BINS)
-
-    def expected_distance(ab):  # mean over pixels of Σ p · ‖ab − bin‖
-        d = (ab.permute(0, 2, 3, 1)[..., None, :] - bins).norm(dim=-1)  # (N, h, w, Q)
-        return float((probs.permute(0, 2, 3, 1) * d).sum(-1).mean())
-
-    mean, median = colorbins.lp_centre(probs, 2.0), colorbins.lp_centre(probs, 1.0)
-    assert expected_distance(median) < 0.97 * expected_distance(mean)
-    between = colorbins.lp_centre(probs, 1.5)
-    assert expected_distance(median) < expected_distance(between) < expected_distance(mean)
-    monkeypatch.setattr(colorbins, "_CENTRE_CHUNK", NUM_BINS * 5)  # 5 pixels a chunk
-    torch.testing.assert_close(colorbins.lp_centre(probs, 1.0), median)
-
-
-def test_the_centre_exponent_reaches_the_readout_and_is_shared_by_the_vividness_scale():
-    logits = one_pixel({(40, 20): 0.55, (-40, -20): 0.45}).clamp_min(1e-9).log()
-    weights = torch.ones(NUM_BINS)
-    ends = ((1.0, 1.0, 1.0, 0.0, 1.0), (1.0, 1.0, 2.0, 0.0, 1.0))
-    for v, gain in ((0.0, 1.0), (1.0, 2.0)):
-        ab = colorbins.readout(logits, v, weights, *ends)[0, :, 0, 0]
-        assert float((ab - gain * torch.tensor([40.0, 20.0])).norm()) < 2.0
-    assert colorbins.vividness_params(0.5, *ends)[4] == 1.0
