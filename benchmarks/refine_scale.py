@@ -32,7 +32,7 @@ import eval_colour  # noqa: E402  (the sets)
 from graycodec import color, hints  # noqa: E402
 from graycodec.model import load_model  # noqa: E402
 from graycodec.predictor import resize_plane, thumbnail_tensor, upsample_ab  # noqa: E402
-from graycodec.refiner import refine, refine_size, refiner_from_state, refiner_inputs  # noqa: E402
+from graycodec.refiner import load_refiner, refine, refine_size, refiner_inputs  # noqa: E402
 from graycodec.training.refine import init_state  # noqa: E402
 from graycodec.upsampling import match_hint_means  # noqa: E402
 from graycodec.zoo import find_default_model  # noqa: E402
@@ -83,10 +83,7 @@ def main(argv=None) -> int:
     refiners = {"refiner": net.refiner}
     for spec in args.refiner:
         name, _, path = spec.partition("=")
-        state = init_state(Path(path))  # train-refiner's own reader of --init
-        refiners[name] = refiner_from_state(state)  # with or without a context branch
-        refiners[name].load_state_dict(state)
-        refiners[name].eval()
+        refiners[name] = load_refiner(init_state(Path(path)))  # train-refiner's own reader of --init
     scales = [float(s) for s in args.scales.split(",")]
     images = eval_colour.load_set(args.set, args.max_images)[:: args.every]
     rows, start = [], time.time()

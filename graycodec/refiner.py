@@ -38,6 +38,7 @@ STRIP_ROWS = 256
 REFINE_SHORT_SIDE = 1024
 REFINE_LONG_SIDE = 4096
 L_SCALE, AB_SCALE = 50.0, 50.0
+IN_CHANNELS = 5  # L*, the guided plane's a/b, the bilinear thumbnail's a/b
 
 
 class ContextBranch(nn.Module):
@@ -89,12 +90,12 @@ class HintRefiner(nn.Module):
 
     def __init__(self, channels: int = CHANNELS, dilations=DILATIONS, context_channels: int = 0):
         super().__init__()
-        self.inp = nn.Conv2d(5, channels, 3, padding=1)
+        self.inp = nn.Conv2d(IN_CHANNELS, channels, 3, padding=1)
         self.body = nn.ModuleList(nn.Conv2d(channels, channels, 3, padding=d, dilation=d) for d in dilations)
         self.out = nn.Conv2d(channels, 2, 3, padding=1)
         nn.init.zeros_(self.out.weight)  # untrained: exactly the L-guided upsampling
         nn.init.zeros_(self.out.bias)
-        self.context = ContextBranch(5, context_channels, channels) if context_channels else None
+        self.context = ContextBranch(IN_CHANNELS, context_channels, channels) if context_channels else None
 
     @staticmethod
     def inputs(lstar: torch.Tensor, guided: torch.Tensor, bilinear: torch.Tensor) -> torch.Tensor:
@@ -120,6 +121,13 @@ def refiner_from_state(state: dict, prefix: str = "") -> HintRefiner:
     """An empty HintRefiner of the shape that ``state`` (its tensors, keys after ``prefix``) holds."""
     key = prefix + "context.inp.weight"
     return HintRefiner(context_channels=state[key].shape[0] if key in state else 0)
+
+
+def load_refiner(state: dict) -> HintRefiner:
+    """A HintRefiner holding ``state`` (refiner tensors without prefix), in eval mode."""
+    refiner = refiner_from_state(state)
+    refiner.load_state_dict(state)
+    return refiner.eval()
 
 
 def refine_size(height: int, width: int) -> tuple[int, int]:

@@ -32,7 +32,7 @@ import torch
 
 from ..errors import GraycodecError
 from ..model import load_model, read_card, save_model
-from ..refiner import HintRefiner, refiner_from_state, refiner_inputs
+from ..refiner import HintRefiner, load_refiner, refiner_inputs
 from ..zoo import find_default_model
 from .batches import random_crops, rgb_to_lab_torch, stored_thumbnail
 from .data import ImageCache
@@ -232,15 +232,14 @@ def release(args, argv, run: dict, workdir: Path) -> Path:
     if not (workdir / "best.pt").is_file():
         raise GraycodecError(f"{workdir}: no validated refiner yet (best.pt); train at least --val-every steps")
     net, card = load_model(base_path)
-    state = torch.load(workdir / "best.pt", map_location="cpu", weights_only=True)
-    net.refiner = refiner_from_state(state)
-    net.refiner.load_state_dict(state)
+    net.refiner = load_refiner(torch.load(workdir / "best.pt", map_location="cpu", weights_only=True))
     card = {k: v for k, v in card.items() if k not in ("model_id", "sha256", "file")}
     card["refiner_training"] = {
         "command": "graycodec train-refiner " + shlex.join(argv), "base_model": base_path.name, "init": args.init,
         "data": str(args.data), "cell_range_px": list(CELL_RANGE), "crop": args.crop,
         "max_downscale": args.max_downscale,
-        "batch_size": args.batch_size, "loss": args.loss, "context_channels": args.context, "steps": run["step"], "best_step": run["best"]["step"],
+        "batch_size": args.batch_size, "loss": args.loss, "context_channels": args.context,
+        "steps": run["step"], "best_step": run["best"]["step"],
         **{f"validation_{k}{s}": run["best"].get(f"val_{k}{s}") for k in LOSSES for s in ("", "_input")},
         "photos": run["photos"], "crops_per_s": run["crops_per_s"],
         "seconds_this_session": run["seconds_this_session"], "device": "cpu", "threads": torch.get_num_threads()}
