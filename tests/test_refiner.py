@@ -323,3 +323,43 @@ def test_train_refiner_grows_a_context_branch_on_a_released_refiner(cache_path, 
     res = cli_run("train-refiner", *common, "--steps", "1", "--init", str(path),
                   "--out", str(tmp_path / "m2" / "p"), "--workdir", str(tmp_path / "w2"))
     assert res.exit_code != 0 and "does not fit" in res.output and "Traceback" not in res.output
+
+
+def _donor_file(tmp_path):
+    donor = ColorUNet(refiner=True)
+    torch.nn.init.normal_(donor.refiner.out.weight, std=0.01)
+    return save_model(donor, tmp_path / "donor", "donor", {"working_short_side": 64})
+
+
+def _log(workdir):
+    return [json.loads(line) for line in (workdir / "log.jsonl").read_text().splitlines()]
+
+
+def test_validation_crops_do_not_depend_on_the_training_seed(cache_path, tmp_path, cli_run):
+    donor_file = _donor_file(tmp_path)
+    scores = []
+    for seed in ("0", "3"):
+        res = cli_run("train-refiner", str(cache_path), "--model", str(donor_file), "--init", str(donor_file),
+                      "--steps", "0", "--batch-size", "2", "--crop", "24", "--threads", "1", "--seed", seed,
+                      "--out", str(tmp_path / f"m{seed}" / "x"), "--workdir", str(tmp_path / f"w{seed}"))
+        assert res.exit_code == 0, res.output
+        (record,) = _log(tmp_path / f"w{seed}")
+        scores.append({k: v for k, v in record.items() if k.startswith("val_")})
+    assert scores[0] == scores[1] and scores[0]["val_de94"] > 0
+
+
+def test_a_run_from_init_scores_it_first_and_never_releases_worse(cache_path, tmp_path, cli_run):
+    donor_file = _donor_file(tmp_path)
+    res = cli_run("train-refiner", str(cache_path), "--model", str(donor_file), "--init", str(donor_file),
+                  "--steps", "4", "--val-every", "2", "--lr", "10", "--batch-size", "2", "--crop", "24",
+                  "--threads", "1", "--out", str(tmp_path / "m" / "x"), "--workdir", str(tmp_path / "w"))
+    assert res.exit_code == 0, res.output
+    scored = [r for r in _log(tmp_path / "w") if "val_de94" in r]
+    assert [r["step"] for r in scored] == [0, 2, 4]
+    assert all(r["val_de94"] > scored[0]["val_de94"] for r in scored[1:])  # lr 10 only makes it worse
+    (path,) = (tmp_path / "m").glob("x-*.safetensors")
+    net, card = load_model(path)
+    donor, _ = load_model(donor_file)
+    assert card["refiner_training"]["best_step"] == 0
+    for name, tensor in donor.refiner.state_dict().items():  # the release is the --init refiner
+        assert torch.equal(net.refiner.state_dict()[name], tensor), name

@@ -43,6 +43,9 @@ from .engine import lr_at
 CELL_RANGE = (4.0, 40.0)
 LOSSES = ("l1", "de94")
 VAL_BATCHES = 4  # fixed validation batches (of --batch-size crops) scored every --val-every steps
+# The validation crops' own seed, not --seed: runs with other seeds (and the same --crop,
+# --batch-size and --max-downscale) are scored on the same crops, so their logs compare.
+VAL_SEED = 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,7 +178,7 @@ def fit(args, workdir: Path) -> dict:
     train, val = cache.split()
     if len(train) == 0 or len(val) == 0:
         raise GraycodecError(f"{args.data}: the cache needs photos on both sides of the validation split")
-    vrng = np.random.default_rng([args.seed, 10**9])
+    vrng = np.random.default_rng([VAL_SEED, 10**9])
     val_batches = [make_batch(val, args.batch_size, args.crop, vrng, args.max_downscale) for _ in range(VAL_BATCHES)]
     torch.manual_seed(args.seed)
     refiner = HintRefiner(context_channels=args.context)
@@ -191,6 +194,13 @@ def fit(args, workdir: Path) -> dict:
         print(f"resumed from {args.resume} at step {step}")
     log = open(workdir / "log.jsonl", "a")
     start, first = time.time(), step
+    if step == 0 and args.init:  # (--steps 0 always has one: main refuses it without)
+        # The starting point's score, logged as step 0: what every later step must beat, and
+        # what best.pt holds if none does (so a run never releases worse than its --init).
+        record = {"step": 0}
+        best = validate_and_keep(refiner, val_batches, 0, best, workdir, record, args.loss)
+        print(f"step 0 (--init as it is): validation {_scores_line(record)}", flush=True)
+        log.write(json.dumps(record) + "\n")
     while step < args.steps and (args.minutes is None or time.time() - start < 60 * args.minutes):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, args.steps, args.lr)
@@ -212,11 +222,6 @@ def fit(args, workdir: Path) -> dict:
         log.write(json.dumps(record) + "\n")
         if "val_l1" in record:
             log.flush()
-    if args.steps == 0:  # the --init refiner is attached as it is, validated once
-        record = {"step": 0}
-        best = validate_and_keep(refiner, val_batches, 0, best, workdir, record, args.loss)
-        print(f"step 0 (--init as it is): validation {_scores_line(record)}")
-        log.write(json.dumps(record) + "\n")
     log.close()
     seconds = time.time() - start
     return {"best": best, "steps_this_session": step - first, "seconds_this_session": round(seconds, 1),
