@@ -4,7 +4,8 @@
 
     cache (.npy, photos at their own size) ──crops, shrunk 1–2×──▶ Lab ──thumbnail at a
     random cell size──▶ L-guided hint plane ──▶ HintRefiner ──ΔE94 (or L1) against the crop's a/b──▶ AdamW
-        every N steps: both losses on fixed validation crops (the cache's hash split) ──▶ best.pt, log.jsonl
+        step 0 (with --init) and every N steps: both losses on fixed validation crops (the cache's
+        hash split, their own seed) ──▶ best.pt, log.jsonl
         end: the base model (the shipped one by default) + the best refiner ──▶ NAME-<sha8>.safetensors
 
 The U-Net is not touched: the new weight file holds the base model's tensors unchanged plus
