@@ -307,10 +307,18 @@ def test_a_model_file_with_a_context_refiner_round_trips(tmp_path):
                                atol=2e-3, rtol=0)
 
 
-def test_train_refiner_grows_a_context_branch_on_a_released_refiner(cache_path, tmp_path, cli_run):
+def _donor_file(tmp_path):
     donor = ColorUNet(refiner=True)
     torch.nn.init.normal_(donor.refiner.out.weight, std=0.01)
-    donor_file = save_model(donor, tmp_path / "donor", "donor", {"working_short_side": 64})
+    return save_model(donor, tmp_path / "donor", "donor", {"working_short_side": 64})
+
+
+def _log(workdir):
+    return [json.loads(line) for line in (workdir / "log.jsonl").read_text().splitlines()]
+
+
+def test_train_refiner_grows_a_context_branch_on_a_released_refiner(cache_path, tmp_path, cli_run):
+    donor_file = _donor_file(tmp_path)
     common = [str(cache_path), "--model", str(donor_file), "--init", str(donor_file), "--batch-size", "2",
               "--crop", "32", "--threads", "1", "--val-every", "5"]
     res = cli_run("train-refiner", *common, "--context", "4", "--steps", "5",
@@ -323,16 +331,6 @@ def test_train_refiner_grows_a_context_branch_on_a_released_refiner(cache_path, 
     res = cli_run("train-refiner", *common, "--steps", "1", "--init", str(path),
                   "--out", str(tmp_path / "m2" / "p"), "--workdir", str(tmp_path / "w2"))
     assert res.exit_code != 0 and "does not fit" in res.output and "Traceback" not in res.output
-
-
-def _donor_file(tmp_path):
-    donor = ColorUNet(refiner=True)
-    torch.nn.init.normal_(donor.refiner.out.weight, std=0.01)
-    return save_model(donor, tmp_path / "donor", "donor", {"working_short_side": 64})
-
-
-def _log(workdir):
-    return [json.loads(line) for line in (workdir / "log.jsonl").read_text().splitlines()]
 
 
 def test_validation_crops_do_not_depend_on_the_training_seed(cache_path, tmp_path, cli_run):
