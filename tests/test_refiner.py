@@ -9,11 +9,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from graycodec import hints, refiner
+from graycodec import hints
 from graycodec.model import ColorUNet, load_model, save_model
 from graycodec.predictor import Predictor, thumbnail_tensor
 from graycodec.refiner import HintRefiner, refine, refine_size
-from graycodec.training import refine as train_refiner
 from graycodec.training.data import build_cache, find_images, is_validation
 from graycodec.upsampling import guided_hint_plane, match_hint_means
 
