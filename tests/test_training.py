@@ -245,6 +245,54 @@ def test_resume_continues_exactly(full_run, tiny, monkeypatch):
     assert next((tiny / "models").glob("cut-*.safetensors")).name.split("-")[1] == ref_file
 
 
+def test_weight_average_follows_the_closed_form_with_its_ramp():
+    net = torch.nn.Linear(2, 1)
+    torch.nn.init.zeros_(net.weight), torch.nn.init.zeros_(net.bias)
+    average = engine.WeightAverage(net, 0.9)
+    expected = torch.zeros(1, 2)
+    for step, value in enumerate((1.0, 2.0, 3.0, 4.0), start=1):
+        net.weight.data.fill_(value)
+        average.update(net, step)
+        keep = min(0.9, (1 + step) / (10 + step))  # the ramp: early weights do not dominate
+        expected = keep * expected + (1 - keep) * value
+    assert torch.allclose(average.net.weight, expected) and not torch.equal(average.net.weight, net.weight)
+    assert not average.net.weight.requires_grad
+    with pytest.raises(GraycodecError, match="--ema 1.0"):
+        engine.WeightAverage(net, 1.0)
+
+
+def test_ema_validates_and_releases_the_average_and_resumes_exactly(tiny, monkeypatch):
+    argv = train_args(tiny, "ema", "--steps", 8, "--val-every", 8, "--ckpt-every", 5,
+                      "--warmup", 1, "--lr", "2e-3", "--ema", "0.8")
+    assert engine.main(argv) == 0
+    workdir = tiny / "runs" / "ema"
+    ck = torch.load(workdir / "last.ckpt", weights_only=True)
+    best = torch.load(workdir / "best.pt", weights_only=True)
+    name = "stem.0.weight"
+    assert not torch.equal(ck["ema"][name], ck["model"][name])
+    assert torch.equal(best[name], ck["ema"][name])  # the average is what was validated and kept
+    [released] = (tiny / "models").glob("ema-*.safetensors")
+    assert torch.equal(load_model(released)[0].state_dict()[name], ck["ema"][name].half().float())
+
+    real_step, calls = engine.train_step, []
+
+    def dying_step(*a, **k):
+        calls.append(1)
+        if len(calls) == 7:
+            raise KeyboardInterrupt
+        return real_step(*a, **k)
+
+    cut = train_args(tiny, "ema_cut", "--steps", 8, "--val-every", 8, "--ckpt-every", 5,
+                     "--warmup", 1, "--lr", "2e-3", "--ema", "0.8")
+    monkeypatch.setattr(engine, "train_step", dying_step)
+    with pytest.raises(KeyboardInterrupt):
+        engine.main(cut)
+    monkeypatch.setattr(engine, "train_step", real_step)
+    assert engine.main(cut + ["--resume", str(tiny / "runs" / "ema_cut" / "last.ckpt")]) == 0
+    # The average came back with the checkpoint: the same release, to the hash.
+    assert next((tiny / "models").glob("ema_cut-*.safetensors")).name.split("-")[-1] == released.name.split("-")[-1]
+
+
 def test_prefetch_trains_on_the_same_batches(full_run, tiny):
     argv = train_args(tiny, "pre", "--steps", 16, "--val-every", 8, "--ckpt-every", 5,
                       "--warmup", 1, "--lr", "2e-3", "--prefetch")

@@ -16,6 +16,7 @@ those of an uninterrupted run.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import shlex
@@ -45,7 +46,7 @@ PRIOR_PHOTOS = 2000  # photos sampled for the colour prior of the class rebalanc
 PRIOR_PIXELS = 256  # pixels per sampled photo
 # Arguments a resumed run must share with the run it continues to reproduce it.
 RESUME_MUST_MATCH = ("steps", "batch_size", "size", "lr", "weight_decay", "hint_fraction", "seed", "warmup",
-                     "hint_loss_weight", "norm")
+                     "hint_loss_weight", "norm", "ema")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bf16 autocast (default: on for CUDA and for CPUs with AVX-512 bf16 support)")
     p.add_argument("--val-every", type=int, default=200, help="steps between validations (the best one is released)")
     p.add_argument("--ckpt-every", type=int, default=100, help="steps between checkpoints (for --resume)")
+    p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                   help="keep an exponential moving average of the weights (e.g. 0.999) and validate and release "
+                        "it instead of the last step's weights (default 0: off)")
     p.add_argument("--resume", help="checkpoint to continue from")
     p.add_argument("--seed", type=int, default=0, help="random seed (crops, hints, batch order)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
@@ -217,18 +221,52 @@ def train_step(model, opt, lab, rng, hint_fraction, use_bf16, hint_loss_weight=1
     return loss.item()
 
 
-def save_checkpoint(path: Path, model, opt, step, best, args):
+class WeightAverage:
+    """An exponential moving average of a network's weights, kept in a copy of the network.
+
+    Small batches on a CPU make the weights of any one step noisy: validation scores of
+    neighbouring checkpoints differ by more than a whole run gains. The average over the last
+    ~1 / (1 - decay) steps smooths that noise out. The decay ramps up as (1 + k) / (10 + k) so
+    that a fresh average is not dominated by the starting weights."""
+
+    def __init__(self, net: torch.nn.Module, decay: float):
+        if not 0.0 < decay < 1.0:
+            raise GraycodecError(f"--ema {decay}: the decay must be between 0 and 1 (e.g. 0.999)")
+        self.decay = decay
+        self.net = copy.deepcopy(net).eval()
+        self.net.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, net: torch.nn.Module, step: int) -> None:
+        """Blend in ``net``'s weights after optimizer step ``step`` (1-based)."""
+        keep = min(self.decay, (1 + step) / (10 + step))
+        for mine, theirs in zip(self.net.state_dict().values(), net.state_dict().values()):
+            if mine.is_floating_point():
+                mine.lerp_(theirs.detach(), 1.0 - keep)
+            else:
+                mine.copy_(theirs)
+
+
+def save_checkpoint(path: Path, model, opt, step, best, args, average: WeightAverage | None = None):
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                "best": best, "args": vars(args)}, tmp)
+    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+             "best": best, "args": vars(args)}
+    if average is not None:
+        state["ema"] = average.net.state_dict()
+    torch.save(state, tmp)
     tmp.replace(path)
 
 
-def resume_from(path: Path, model, opt, args, workdir: Path, device, ctx) -> tuple[int, dict]:
-    """Restore model, optimizer, step and best validation from a checkpoint; (step, best)."""
+def resume_from(path: Path, model, opt, args, workdir: Path, device, ctx,
+                average: WeightAverage | None = None) -> tuple[int, dict]:
+    """Restore model, optimizer, weight average, step and best validation from a checkpoint;
+    (step, best)."""
     ck = torch.load(path, map_location=device, weights_only=True)
     model.load_state_dict(ck["model"])
     opt.load_state_dict(ck["optimizer"])
+    if average is not None:
+        # A checkpoint of a run without --ema: the average starts from its weights.
+        average.net.load_state_dict(ck.get("ema", ck["model"]))
     step, best = ck["step"], ck["best"]
     if ctx.is_main:
         old = ck.get("args", {})
@@ -362,9 +400,11 @@ def fit(args, ctx: distributed.Dist, device: torch.device, workdir: Path) -> dic
         print(f"validation: {len(val)} images; baselines\n{validate.format_table(None, base)}")
         log = open(workdir / "log.jsonl", "a")
 
+    # The average lives on rank 0 only: the ranks' weights are identical after every step.
+    average = WeightAverage(net, args.ema) if args.ema and ctx.is_main else None
     step, best = 0, {"score": float("inf"), "step": -1}
     if args.resume:
-        step, best = resume_from(Path(args.resume), net, opt, args, workdir, device, ctx)
+        step, best = resume_from(Path(args.resume), net, opt, args, workdir, device, ctx, average)
     per_rank = args.batch_size // ctx.world
     bar = tqdm(total=args.steps, initial=step, desc="train", unit="step", disable=not ctx.is_main)
     t_start, seen = time.time(), 0
@@ -388,15 +428,18 @@ def fit(args, ctx: distributed.Dist, device: torch.device, workdir: Path) -> dic
                 if last:
                     break
                 continue
+            if average is not None:
+                average.update(net, step)
             bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{ips:.1f}")
             bar.update(1)
             log.write(json.dumps({"step": step, "loss": loss, "lr": opt.param_groups[0]["lr"],
                                   "images_per_s": ips, "time": time.time()}) + "\n")
             if step % args.val_every == 0 or last:
-                best = validate_step(net, device, val, base, step, best, workdir, log, args.short_side,
+                scored = net if average is None else average.net  # with --ema: the average is released
+                best = validate_step(scored, device, val, base, step, best, workdir, log, args.short_side,
                                      validate.settings_for(args.hint_fraction))
             if step % args.ckpt_every == 0 or last:
-                save_checkpoint(workdir / "last.ckpt", net, opt, step, best, args)
+                save_checkpoint(workdir / "last.ckpt", net, opt, step, best, args, average)
             log.flush()
             if last:
                 break

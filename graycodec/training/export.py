@@ -9,7 +9,8 @@ stood and which validation the weights won. The training itself is left alone: i
 still be running, or continue later with ``--resume``.
 
 ``--weights last`` releases the checkpoint's weights instead (the last checkpointed step,
-with the validation of that step when the log has one): the selection score that picks
+with the validation of that step when the log has one; for a run with ``--ema``, the
+weight average, which is what it validates): the selection score that picks
 ``best.pt`` is one number, and a later step may be better by the measures one chooses on
 (``benchmarks/eval_colour.py`` on the validation split) — export both and compare there.
 """
@@ -51,7 +52,7 @@ def main(argv=None) -> int:
         net.load_state_dict(torch.load(workdir / "best.pt", map_location="cpu", weights_only=True))
     else:
         step = ck["step"]
-        net.load_state_dict(ck["model"])
+        net.load_state_dict(ck.get("ema", ck["model"]))  # a run with --ema validates and releases its average
     record = val.get(step, {})
     chosen = {"score": record.get("score"), "step": step, "val": record.get("val")}
     baselines = record.get("baselines") or next(iter(val.values()), {}).get("baselines")
