@@ -13,6 +13,7 @@ from graycodec import hints
 from graycodec.model import ColorUNet, load_model, save_model
 from graycodec.predictor import Predictor, thumbnail_tensor
 from graycodec.refiner import HintRefiner, refine, refine_size
+from graycodec.training import refine as refine_training
 from graycodec.training.data import build_cache, find_images, is_validation
 from graycodec.upsampling import guided_hint_plane, match_hint_means
 
@@ -360,3 +361,39 @@ def test_a_run_from_init_scores_it_first_and_never_releases_worse(cache_path, tm
     assert card["refiner_training"]["best_step"] == 0
     for name, tensor in donor.refiner.state_dict().items():  # the release is the --init refiner
         assert torch.equal(net.refiner.state_dict()[name], tensor), name
+
+
+def test_ema_keeps_the_average_as_best_and_resumes_it(cache_path, tmp_path, cli_run, monkeypatch):
+    base = save_model(ColorUNet(), tmp_path / "base", "base", {})
+
+    def argv(name, *extra):
+        return [str(cache_path), "--model", str(base), "--val-every", "5", "--batch-size", "2", "--crop", "24",
+                "--lr", "3e-3", "--threads", "1", "--ema", "0.8", "--steps", "10",
+                "--out", str(tmp_path / name / "x"), "--workdir", str(tmp_path / f"w_{name}"), *extra]
+
+    # Interrupted in step 7 (last checkpoint: step 5), then resumed.
+    real_lr_at, calls = refine_training.lr_at, []
+
+    def dying_lr_at(*a, **k):
+        calls.append(1)
+        if len(calls) == 7:
+            raise KeyboardInterrupt
+        return real_lr_at(*a, **k)
+
+    monkeypatch.setattr(refine_training, "lr_at", dying_lr_at)
+    with pytest.raises(KeyboardInterrupt):
+        refine_training.main(argv("cut"))
+    monkeypatch.setattr(refine_training, "lr_at", real_lr_at)
+    at_5 = torch.load(tmp_path / "w_cut" / "last.ckpt", weights_only=True)
+    assert refine_training.main(argv("cut", "--resume", str(tmp_path / "w_cut" / "last.ckpt"))) == 0
+    resumed = torch.load(tmp_path / "w_cut" / "last.ckpt", weights_only=True)
+
+    assert cli_run("train-refiner", *argv("whole")).exit_code == 0
+    whole = torch.load(tmp_path / "w_whole" / "last.ckpt", weights_only=True)
+    for key in whole["ema"]:  # the average came back with the checkpoint and went on to the bit
+        assert torch.equal(resumed["ema"][key], whole["ema"][key]), key
+    name = "out.weight" if "out.weight" in whole["ema"] else next(iter(whole["ema"]))
+    assert not torch.equal(whole["ema"][name], whole["refiner"][name])
+    # best.pt holds the average that won the validation, not that step's raw weights.
+    kept = torch.load(tmp_path / "w_whole" / "best.pt", weights_only=True)[name]
+    assert torch.equal(kept, (at_5 if whole["best"]["step"] == 5 else whole)["ema"][name])

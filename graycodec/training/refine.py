@@ -37,7 +37,7 @@ from ..refiner import HintRefiner, load_refiner, refiner_inputs
 from ..zoo import find_default_model
 from .batches import random_crops, rgb_to_lab_torch, stored_thumbnail
 from .data import ImageCache
-from .engine import lr_at
+from .engine import WeightAverage, lr_at
 
 # Hint cells in pixels of the refine resolution, drawn log-uniformly: the named levels give
 # 8/16/32-pixel cells on photos up to REFINE_SHORT_SIDE, and smaller cells on larger photos.
@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--context", type=int, default=0, metavar="CHANNELS",
                    help="give the refiner a context branch of this many channels at 1/4 size (0: none, the "
                         "first two refiners; an --init refiner without one gains it, starting at zero)")
+    p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                   help="validate and keep an exponential moving average of the weights (e.g. 0.998) instead of "
+                        "each step's own (default 0: off)")
     p.add_argument("--seed", type=int, default=0, help="random seed (crops, hint cells, batch order)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
     return p
@@ -187,19 +190,23 @@ def fit(args, workdir: Path) -> dict:
     step, best = 0, {"step": -1}
     if args.init:
         load_init(refiner, init_state(Path(args.init)), args.init)
+    average = WeightAverage(refiner, args.ema) if args.ema else None
     if args.resume:
         ck = torch.load(args.resume, map_location="cpu", weights_only=True)
         refiner.load_state_dict(ck["refiner"])
         opt.load_state_dict(ck["optimizer"])
+        if average is not None:
+            average.net.load_state_dict(ck.get("ema", ck["refiner"]))
         step, best = ck["step"], ck["best"]
         print(f"resumed from {args.resume} at step {step}")
+    scored = refiner if average is None else average.net  # what is validated and kept as best.pt
     log = open(workdir / "log.jsonl", "a")
     start, first = time.time(), step
     if step == 0 and args.init:  # (--steps 0 always has one: main refuses it without)
         # The starting point's score, logged as step 0: what every later step must beat, and
         # what best.pt holds if none does (so a run never releases worse than its --init).
         record = {"step": 0}
-        best = validate_and_keep(refiner, val_batches, 0, best, workdir, record, args.loss)
+        best = validate_and_keep(scored, val_batches, 0, best, workdir, record, args.loss)
         print(f"step 0 (--init as it is): validation {_scores_line(record)}", flush=True)
         log.write(json.dumps(record) + "\n")
     while step < args.steps and (args.minutes is None or time.time() - start < 60 * args.minutes):
@@ -212,12 +219,15 @@ def fit(args, workdir: Path) -> dict:
         loss.backward()
         opt.step()
         step += 1
+        if average is not None:
+            average.update(refiner, step)
         record = {"step": step, "loss": loss.item(),
                   "images_per_s": (step - first) * args.batch_size / (time.time() - start)}
         if step % args.val_every == 0 or step == args.steps:
-            best = validate_and_keep(refiner, val_batches, step, best, workdir, record, args.loss)
+            best = validate_and_keep(scored, val_batches, step, best, workdir, record, args.loss)
             _save(workdir / "last.ckpt", {"refiner": refiner.state_dict(), "optimizer": opt.state_dict(),
-                                          "step": step, "best": best, "args": vars(args)})
+                                          "step": step, "best": best, "args": vars(args),
+                                          **({"ema": average.net.state_dict()} if average else {})})
             print(f"step {step}: validation {_scores_line(record)}; best step {best['step']}, "
                   f"{record['images_per_s']:.1f} crops/s", flush=True)
         log.write(json.dumps(record) + "\n")
