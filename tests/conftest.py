@@ -98,6 +98,23 @@ def load_benchmark(name: str, monkeypatch):
     return module
 
 
+def cut_short(monkeypatch, module, name: str, at_call: int, run) -> None:
+    """Run ``run()`` with ``module.name`` raising KeyboardInterrupt at its ``at_call``-th call
+    (a training run stopped by Ctrl-C partway), then put the real function back."""
+    real, calls = getattr(module, name), []
+
+    def dying(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == at_call:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, dying)
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    monkeypatch.setattr(module, name, real)
+
+
 def random_rgb(h: int, w: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
 

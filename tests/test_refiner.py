@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from conftest import cut_short
 from graycodec import hints
 from graycodec.model import ColorUNet, load_model, save_model
 from graycodec.predictor import Predictor, thumbnail_tensor
@@ -372,18 +373,7 @@ def test_ema_keeps_the_average_as_best_and_resumes_it(cache_path, tmp_path, cli_
                 "--out", str(tmp_path / name / "x"), "--workdir", str(tmp_path / f"w_{name}"), *extra]
 
     # Interrupted in step 7 (last checkpoint: step 5), then resumed.
-    real_lr_at, calls = refine_training.lr_at, []
-
-    def dying_lr_at(*a, **k):
-        calls.append(1)
-        if len(calls) == 7:
-            raise KeyboardInterrupt
-        return real_lr_at(*a, **k)
-
-    monkeypatch.setattr(refine_training, "lr_at", dying_lr_at)
-    with pytest.raises(KeyboardInterrupt):
-        refine_training.main(argv("cut"))
-    monkeypatch.setattr(refine_training, "lr_at", real_lr_at)
+    cut_short(monkeypatch, refine_training, "lr_at", 7, lambda: refine_training.main(argv("cut")))
     at_5 = torch.load(tmp_path / "w_cut" / "last.ckpt", weights_only=True)
     assert refine_training.main(argv("cut", "--resume", str(tmp_path / "w_cut" / "last.ckpt"))) == 0
     resumed = torch.load(tmp_path / "w_cut" / "last.ckpt", weights_only=True)

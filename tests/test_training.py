@@ -17,6 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import cut_short
 from graycodec.errors import GraycodecError, ModelError
 from graycodec.model import ColorUNet, load_model
 from graycodec.training import backbone, engine, export, prepare
@@ -220,18 +221,7 @@ def test_resume_continues_exactly(full_run, tiny, monkeypatch):
     """Interrupt at step 13 (last checkpoint: step 10), resume: same losses, same weights."""
     argv = train_args(tiny, "cut", "--steps", 16, "--val-every", 8, "--ckpt-every", 5,
                       "--warmup", 1, "--lr", "2e-3")
-    real_step, calls = engine.train_step, []
-
-    def dying_step(*a, **k):
-        calls.append(1)
-        if len(calls) == 13:
-            raise KeyboardInterrupt
-        return real_step(*a, **k)
-
-    monkeypatch.setattr(engine, "train_step", dying_step)
-    with pytest.raises(KeyboardInterrupt):
-        engine.main(argv)
-    monkeypatch.setattr(engine, "train_step", real_step)
+    cut_short(monkeypatch, engine, "train_step", 13, lambda: engine.main(argv))
     workdir = tiny / "runs" / "cut"
     assert torch.load(workdir / "last.ckpt", weights_only=True)["step"] == 10
 
@@ -274,20 +264,9 @@ def test_ema_validates_and_releases_the_average_and_resumes_exactly(tiny, monkey
     [released] = (tiny / "models").glob("ema-*.safetensors")
     assert torch.equal(load_model(released)[0].state_dict()[name], ck["ema"][name].half().float())
 
-    real_step, calls = engine.train_step, []
-
-    def dying_step(*a, **k):
-        calls.append(1)
-        if len(calls) == 7:
-            raise KeyboardInterrupt
-        return real_step(*a, **k)
-
     cut = train_args(tiny, "ema_cut", "--steps", 8, "--val-every", 8, "--ckpt-every", 5,
                      "--warmup", 1, "--lr", "2e-3", "--ema", "0.8")
-    monkeypatch.setattr(engine, "train_step", dying_step)
-    with pytest.raises(KeyboardInterrupt):
-        engine.main(cut)
-    monkeypatch.setattr(engine, "train_step", real_step)
+    cut_short(monkeypatch, engine, "train_step", 7, lambda: engine.main(cut))  # last checkpoint: step 5
     assert engine.main(cut + ["--resume", str(tiny / "runs" / "ema_cut" / "last.ckpt")]) == 0
     # The average came back with the checkpoint: the same release, to the hash.
     assert next((tiny / "models").glob("ema_cut-*.safetensors")).name.split("-")[-1] == released.name.split("-")[-1]
