@@ -232,6 +232,14 @@ _model = click.option("--model", type=click.Path(dir_okay=False), default=None,
                       help="Weight file to use instead of the shipped model.")
 
 
+def _colour_batch_options(func):
+    """The options that decode and colorize share (device, model, limits, workers, batch size,
+    --force, --json), in this order in --help, and their one-line error reporting."""
+    for option in (_guarded, _json, _force, _batch_size, _workers, _max_pixels, _model, _device):
+        func = option(func)  # innermost first: what a stack of decorators does from the bottom up
+    return func
+
+
 def _check_hints(ctx, param, value):
     try:
         parse_spec(value) if value is not None else None
@@ -281,14 +289,7 @@ def encode(inputs, output, quality, lossless, hints, max_error, strip_metadata, 
                    "gray source. Default: gray for files made from gray images, colour otherwise.")
 @click.option("--vividness", type=click.FloatRange(0.0, 1.0), default=codec.DECODE_VIVIDNESS, show_default=True,
               help="Colour without hints: 0 = fidelity (least colour error at 60 % of the originals' colourfulness) … 1 = vivid (85 %); higher is more saturated, same hue.")
-@_device
-@_model
-@_max_pixels
-@_workers
-@_batch_size
-@_force
-@_json
-@_guarded
+@_colour_batch_options
 def decode(inputs, output, gray, vividness, device, model, max_pixels, workers, batch_size, force, as_json):
     """Decode .gcz files to colour images (or the stored lightness with --gray)."""
     _check_json_stdout(as_json, output, inputs)
@@ -310,14 +311,7 @@ def decode(inputs, output, gray, vividness, device, model, max_pixels, workers, 
                    "Default: <name>.colorized.png beside each input (in the input's own folder).")
 @click.option("--vividness", type=click.FloatRange(0.0, 1.0), default=codec.COLORIZE_VIVIDNESS, show_default=True,
               help="0 = fidelity (least colour error at 60 % of the originals' colourfulness) … 1 = vivid (85 %); higher is more saturated, same hue.")
-@_device
-@_model
-@_max_pixels
-@_workers
-@_batch_size
-@_force
-@_json
-@_guarded
+@_colour_batch_options
 def colorize(inputs, output, vividness, device, model, max_pixels, workers, batch_size, force, as_json):
     """Colorize any images (old black-and-white photos) from their lightness alone."""
     _check_json_stdout(as_json, output, inputs)
