@@ -496,20 +496,20 @@ def cluster_encode(inputs, output, quality, hints, max_error, strip_metadata, sc
                        scheduler=scheduler, local=local, force=force, as_json=as_json)
 
 
+def _cluster_colour_options(func):
+    """The options that cluster decode and colorize share, in this order in --help."""
+    for option in (_guarded, _json, _force, _max_pixels, _local, _scheduler, _model, _device):
+        func = option(func)  # innermost first, as a stack of decorators from the bottom up
+    return func
+
+
 @cluster.command("decode")
 @click.argument("inputs", nargs=-1, required=True)
 @_cluster_out
 @click.option("--gray/--color", "gray", default=None, help="As `graycodec decode --gray/--color`.")
 @click.option("--vividness", type=click.FloatRange(0.0, 1.0), default=codec.DECODE_VIVIDNESS, show_default=True,
               help="As `graycodec decode --vividness`.")
-@_device
-@_model
-@_scheduler
-@_local
-@_max_pixels
-@_force
-@_json
-@_guarded
+@_cluster_colour_options
 def cluster_decode(inputs, output, gray, vividness, device, model, scheduler, local, max_pixels, force, as_json):
     """Decode .gcz files (folders, files, URIs) to PNG on a Dask cluster."""
     predictor = None if gray else batch.LazyPredictor(model, device)  # never loaded here: a recipe for the workers
@@ -524,14 +524,7 @@ def cluster_decode(inputs, output, gray, vividness, device, model, scheduler, lo
 @_cluster_out
 @click.option("--vividness", type=click.FloatRange(0.0, 1.0), default=codec.COLORIZE_VIVIDNESS, show_default=True,
               help="As `graycodec colorize --vividness`.")
-@_device
-@_model
-@_scheduler
-@_local
-@_max_pixels
-@_force
-@_json
-@_guarded
+@_cluster_colour_options
 def cluster_colorize(inputs, output, vividness, device, model, scheduler, local, max_pixels, force, as_json):
     """Colorize images (folders, files, URIs) to PNG on a Dask cluster."""
     work = batch.colorize_work(batch.Streams(), force=force, max_pixels=max_pixels,

@@ -138,6 +138,12 @@ def test_cluster_job_equals_the_cli(cli_run, tmp_path):
     assert _errors(rc) == _errors(r) and len(_errors(r)) == 1
     assert _files(tmp_path / "dask") == _files(tmp_path / "cli") and len(_files(tmp_path / "cli")) == 5
     assert "encode: 6 files, 5 ok, 1 failed" in rc.stderr
+    # And back: the cluster's gray decode of those files gives the CLI's, byte for byte.
+    r = cli_run("decode", tmp_path / "cli", "-o", tmp_path / "cli_png", "--gray")
+    rc = cli_run("cluster", "decode", f"file://{tmp_path / 'dask'}", "-o", tmp_path / "dask_png", "--gray",
+                 "--local", "2")
+    assert r.exit_code == 0 and rc.exit_code == 0, rc.stderr
+    assert _files(tmp_path / "dask_png") == _files(tmp_path / "cli_png") and len(_files(tmp_path / "cli_png")) == 5
 
 
 def test_workers_times_threads_never_exceed_the_cores(monkeypatch):
