@@ -12,7 +12,9 @@
 #
 # Arguments: MINUTES of training (the run stops there, validates and releases its best).
 # Environment: DATA, DEVICE (cuda), BATCH (256), LR (1e-3), STEPS (the schedule's length,
-# 6000), VAL_EVERY (2000), OUT ($OUT on the device machine, else out/gpu).
+# 6000), VAL_EVERY (2000), HINTS (the --hint-fraction, 0: the shipped model's hints go through
+# its refiner, never through the U-Net), EMA (the --ema decay, 0.999), OUT ($OUT on the device
+# machine, else out/gpu).
 set -euo pipefail
 if [[ "${1:-}" == "--join" ]]; then  # reassemble the weight file the device machine sent in parts
     src=$2 dst=$3
@@ -37,10 +39,11 @@ export PYTHONPATH=$PWD:${PYTHONPATH:-}  # the working tree as it is: no install 
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | tee "$OUT/hardware.txt" || true
 python3 -m graycodec prepare "$DATA" --out /tmp/gpu-cache.npy --short-side 256 --no-progress
 shipped=$(ls models/*.safetensors | head -1)
+rm -rf /tmp/gpu-models /tmp/gpu-run  # a second call on a warm machine: release only this run's file
 python3 -m graycodec train /tmp/gpu-cache.npy --out /tmp/gpu-models/graycodec-gpu --workdir /tmp/gpu-run \
     --init "$shipped" --short-side 256 --size 64 --batch-size "${BATCH:-256}" --lr "${LR:-1e-3}" \
     --steps "${STEPS:-6000}" --minutes "$MINUTES" --val-every "${VAL_EVERY:-2000}" --val-images 96 \
-    --ckpt-every 1000 --device "${DEVICE:-cuda}" 2>&1 | tr '\r' '\n' | grep -v '^train:' | tee "$OUT/train.log"
+    --ckpt-every 1000 --hint-fraction "${HINTS:-0}" --ema "${EMA:-0.999}" --device "${DEVICE:-cuda}" 2>&1 | tr '\r' '\n' | grep -v '^train:' | tee "$OUT/train.log"
 release=$(ls /tmp/gpu-models/graycodec-gpu-*.safetensors)
 basename "$release" .safetensors > "$OUT/name.txt"
 split -b 15M "$release" "$OUT/weights.part."  # at most 16 MiB a file comes back
