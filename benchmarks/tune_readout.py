@@ -14,7 +14,7 @@ the chroma exponent, and differ only in the chroma gain. So the vividness scale 
 knob, and on every photo and every pixel the vivid rendering is at least as saturated as the
 fidelity one, in the same hue (up to sRGB clipping). Ends chosen each on its own can cross:
 with different chroma exponents a "vivid" end came out duller than the fidelity end on 5 of
-493 validation photos and barely different on Kodak's parrots (docs/BENCHMARKS.md, "A gain
+493 validation photos and barely different on Kodak's parrots (docs/COLOUR_LOG.md, "A gain
 that grows with chroma"). For each shared (debias, T, exponent):
 
 * the **fidelity** gain (vividness 0, `decode`'s default) is the one of least CIEDE2000

@@ -14,10 +14,10 @@ per-class weights lift rare, saturated colours. One distribution then gives two 
   from scratch on a few thousand photos is unsure of hue more often than of saturation,
   and sharpening then commits each pixel to one hue, often the wrong one, while the gain
   restores saturation in the averaged direction: on the validation photos the gain
-  reaches the same colourfulness at a lower CIEDE2000 (docs/BENCHMARKS.md, "Read-out with
+  reaches the same colourfulness at a lower CIEDE2000 (docs/COLOUR_LOG.md, "Read-out with
   a chroma gain"). The gain may grow with the mean's own chroma C, as ``g · (C/10)^γ``:
   where the network hesitates between hues the mean is dull and stays so, where it agrees
-  with itself the mean is colourful and is pushed further (docs/BENCHMARKS.md, "A gain that
+  with itself the mean is colourful and is pushed further (docs/COLOUR_LOG.md, "A gain that
   grows with chroma").
 
 ``readout(logits, vividness, ...)`` moves between them (``vividness_params`` documents the mapping).
