@@ -157,6 +157,27 @@ def test_colourfulness():
     assert figs["colourfulness_ratio"] is None and figs["ssim"] is None  # no colour to compare; no SSIM asked
 
 
+def test_summary_colourfulness_ratio_is_a_ratio_of_means():
+    """Two images: a vivid one rendered at half its colour, a dull one rendered twice as colourful.
+
+    The mean of per-image ratios would be (0.5 + 2) / 2 = 1.25; the summary's mean must be
+    mean M(outputs) / mean M(originals), as issue 12's bars count it, and the median stays
+    per-image.
+    """
+    def record(image, m_out, m_orig):
+        return dict.fromkeys(report.RECORD_FIELDS) | {
+            "image": image, "codec": "graycodec", "setting": "none", "role": "gcz", "bytes": 100,
+            "colourfulness": m_out, "colourfulness_original": m_orig,
+            "colourfulness_ratio": m_out / m_orig if m_orig else None}
+    summary = runner.summarize([record("vivid", 20.0, 40.0), record("dull", 4.0, 2.0)])
+    entry = summary["graycodec/none"]
+    assert entry["mean"]["colourfulness_ratio"] == pytest.approx(24.0 / 42.0)
+    assert entry["mean"]["colourfulness"] == pytest.approx(12.0)
+    assert entry["median"]["colourfulness_ratio"] == pytest.approx(1.25)
+    gray_originals = runner.summarize([record("a", 0.0, 0.0)])
+    assert "colourfulness_ratio" not in gray_originals["graycodec/none"]["mean"]
+
+
 # --- codecs ------------------------------------------------------------------------------
 def test_gray_baseline_is_exact_lightness_without_colour():
     rgb = skdata.astronaut()[::8, ::8]

@@ -31,6 +31,8 @@ FIDELITY_KEYS = (
     "mse_rgb",
     "psnr",
     "ssim",
+    "colourfulness",
+    "colourfulness_original",
     "colourfulness_ratio",
     "ab_auc",
 )
@@ -137,6 +139,9 @@ def fidelity(ref: Reference, rgb: np.ndarray, *, full: bool = True) -> tuple[dic
 
     Returns ``(figures, de94_map)``; ``figures`` has every key of FIDELITY_KEYS, with
     ``ssim`` None unless ``full``, and ``colourfulness_ratio`` None for a colourless original.
+    ``colourfulness`` and ``colourfulness_original`` are Hasler & Süsstrunk's M of the two, so
+    that a summary over images can divide their means (as issue 12's bars and the training
+    validation do) instead of averaging per-image ratios, which dull near-gray originals inflate.
     """
     rgb = np.asarray(rgb, dtype=np.uint8)
     if rgb.shape != ref.rgb.shape:
@@ -144,6 +149,7 @@ def fidelity(ref: Reference, rgb: np.ndarray, *, full: bool = True) -> tuple[dic
     lab = color.rgb_to_lab(rgb)
     de94, de76, dab2 = delta_e94_76(ref, lab)
     mse_rgb = mse(ref.rgb, rgb)
+    output_colourfulness = colourfulness(rgb)
     figures = {
         "de94": float(de94.mean(dtype=np.float64)),
         "de2000": float(deltaE_ciede2000(ref.lab, lab).mean(dtype=np.float64)),
@@ -153,7 +159,9 @@ def fidelity(ref: Reference, rgb: np.ndarray, *, full: bool = True) -> tuple[dic
         "mse_rgb": mse_rgb,
         "psnr": psnr_of_mse(mse_rgb),
         "ssim": _ssim(ref.rgb, rgb) if full else None,
-        "colourfulness_ratio": colourfulness(rgb) / ref.colourfulness if ref.colourfulness > 1e-6 else None,
+        "colourfulness": output_colourfulness,
+        "colourfulness_original": ref.colourfulness,
+        "colourfulness_ratio": output_colourfulness / ref.colourfulness if ref.colourfulness > 1e-6 else None,
         "ab_auc": ab_accuracy_auc(ref.lab[..., 1:], lab[..., 1:]),
     }
     return figures, de94

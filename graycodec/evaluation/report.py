@@ -219,14 +219,17 @@ def tables(results) -> list[tuple[str, list[str], list[list[str]]]]:
             _fmt(m.get("ratio_png"), 1),
             f"{_fmt(m.get('de94'))} / {_fmt(md.get('de94'))} / {_fmt(p.get('de94'))}",
             _fmt(m.get("de2000")), _fmt(m.get("de76")), _fmt(m.get("psnr")), _fmt(m.get("ssim"), 3),
-            _fmt(m.get("mse_ab"), 1), _fmt(m.get("mse_rgb"), 1), _fmt(m.get("colourfulness_ratio")),
-            _fmt(m.get("ab_auc"), 3), _fmt(100 * m["de94_over_10"] if "de94_over_10" in m else None, 1),
+            _fmt(m.get("mse_ab"), 1), _fmt(m.get("mse_rgb"), 1),
+            f"{_fmt(m.get('colourfulness'), 1)} / {_fmt(m.get('colourfulness_original'), 1)}",
+            _fmt(m.get("colourfulness_ratio")), _fmt(m.get("ab_auc"), 3),
+            _fmt(100 * m["de94_over_10"] if "de94_over_10" in m else None, 1),
         ])
     if rows:
         out.append((
             "graycodec and the gray floor (means over images)",
             ["decode", "bpp", "raw/gcz", "original/gcz", "PNG/gcz", "ΔE94 mean / median / p95", "CIEDE2000",
-             "ΔE76", "PSNR dB", "SSIM", "MSE a/b", "MSE RGB", "colourfulness ratio", "a/b AUC (rebalanced)",
+             "ΔE76", "PSNR dB", "SSIM", "MSE a/b", "MSE RGB", "colourfulness M (output / original)",
+             "colourfulness ratio (of the means)", "a/b AUC (rebalanced)",
              "% px ΔE94>10"],
             rows,
         ))

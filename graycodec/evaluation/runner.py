@@ -271,9 +271,26 @@ def summarize(records: list[dict]) -> dict:
                 entry["mean"][k] = float(vals.mean())
                 entry["median"][k] = float(np.median(vals))
                 entry["p95"][k] = float(np.percentile(vals, 95))
+        _ratio_of_mean_colourfulness(entry, rows)
         entry["n_missing"] = sum(r["bytes"] is None for r in rows)
         out[key] = entry
     return out
+
+
+def _ratio_of_mean_colourfulness(entry: dict, rows: list[dict]) -> None:
+    """The mean colourfulness ratio as mean M of the outputs over mean M of the originals.
+
+    A mean of per-image ratios lets a near-gray original (M of 2, say) with a tinted output
+    weigh as much as a vivid photo; the ratio of means is what issue 12's bars and the
+    training validation report. Median and p95 stay per-image.
+    """
+    pairs = [(r["colourfulness"], r["colourfulness_original"]) for r in rows
+             if r.get("colourfulness") is not None and r.get("colourfulness_original") is not None]
+    original = sum(o for _, o in pairs)
+    if original > 1e-6:
+        entry["mean"]["colourfulness_ratio"] = sum(c for c, _ in pairs) / original
+    else:
+        entry["mean"].pop("colourfulness_ratio", None)
 
 
 def evaluate(opts: EvalOptions, *, codecs: Sequence[Codec] | None = None, notes: Sequence[str] = ()) -> EvalResults:
