@@ -1,13 +1,15 @@
 """How fine is a photo set's colour? The a/b detail a 2× resize loses, relative to L*'s.
 
-    python benchmarks/chroma_detail.py            # Kodak (every 2nd) against the training photos
+    python benchmarks/chroma_detail.py                    # Kodak (every 2nd) against the training photos
+    python benchmarks/chroma_detail.py --shrink 1.5,2     # the training photos box-shrunk first, too
 
 For each photo: the mean squared difference between its Lab planes and the same planes
 box-downscaled 2× and bilinearly upscaled back, a/b over L*. JPEG 4:2:0 stores colour at half
 resolution, so its ratio is low; film scans (Kodak) keep finer colour; JPEG noise in colour
-stored 4:4:4 makes the ratio high. The hint refiner learns the kind of colour its training
-photos have, which is why this explains its smaller gain on Kodak (docs/BENCHMARKS.md, "The
-fifth hint refiner"). It chooses nothing.
+stored 4:4:4 makes the ratio high; shrinking a 4:2:0 photo brings its colour onto the pixel
+grid. Written to ask whether the hint refiner's smaller gain on Kodak comes from the kind of
+colour its training photos have (docs/BENCHMARKS.md, "The fifth hint refiner"). It chooses
+nothing.
 """
 from __future__ import annotations
 
@@ -23,9 +25,12 @@ from skimage.color import rgb2lab
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def colour_detail_ratio(path: Path) -> float:
-    """a/b energy lost by a 2× box-down, bilinear-up round trip, over L*'s."""
-    lab = rgb2lab(np.asarray(Image.open(path).convert("RGB"))).astype(np.float32)
+def colour_detail_ratio(path: Path, shrink: float = 1.0) -> float:
+    """a/b energy lost by a 2× box-down, bilinear-up round trip, over L*'s (after a box shrink)."""
+    image = Image.open(path).convert("RGB")
+    if shrink != 1.0:
+        image = image.resize((round(image.width / shrink), round(image.height / shrink)), Image.BOX)
+    lab = rgb2lab(np.asarray(image)).astype(np.float32)
     planes = torch.from_numpy(lab).permute(2, 0, 1)[None]
     height, width = planes.shape[2] // 2 * 2, planes.shape[3] // 2 * 2
     planes = planes[:, :, :height, :width]
@@ -55,13 +60,17 @@ def photo_sets(count: int) -> dict[str, list[Path]]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=30, help="photos per training group (default: %(default)s)")
+    parser.add_argument("--shrink", default="", help="also score the training groups box-shrunk by these factors, e.g. 1.5,2")
     args = parser.parse_args(argv)
+    shrinks = [float(f) for f in args.shrink.split(",") if f.strip()]
     if not DATA.is_dir():
         parser.exit(1, f"error: {DATA} not found (the shared data sets sit beside the project)\n")
     print("| photos | n | colour detail ratio, median | mean |\n|---|---|---|---|")
     for name, paths in photo_sets(args.count).items():
-        ratios = [colour_detail_ratio(p) for p in paths]
-        print(f"| {name} | {len(ratios)} | {np.median(ratios):.4f} | {np.mean(ratios):.4f} |")
+        for shrink in [1.0] + ([] if name.startswith("kodak") else shrinks):
+            ratios = [colour_detail_ratio(p, shrink) for p in paths]
+            label = name if shrink == 1.0 else f"{name}, shrunk {shrink:g}×"
+            print(f"| {label} | {len(ratios)} | {np.median(ratios):.4f} | {np.mean(ratios):.4f} |")
     return 0
 
 
