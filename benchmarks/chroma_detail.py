@@ -20,7 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, JpegImagePlugin
-from skimage.color import rgb2lab
+
+from graycodec.color import rgb_to_lab
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -30,7 +31,7 @@ def colour_detail_ratio(path: Path, shrink: float = 1.0) -> float:
     image = Image.open(path).convert("RGB")
     if shrink != 1.0:
         image = image.resize((round(image.width / shrink), round(image.height / shrink)), Image.BOX)
-    lab = rgb2lab(np.asarray(image)).astype(np.float32)
+    lab = rgb_to_lab(np.asarray(image))
     planes = torch.from_numpy(lab).permute(2, 0, 1)[None]
     height, width = planes.shape[2] // 2 * 2, planes.shape[3] // 2 * 2
     planes = planes[:, :, :height, :width]
@@ -48,12 +49,12 @@ def jpeg_sampling(path: Path) -> int | None:
 
 
 def photo_sets(count: int) -> dict[str, list[Path]]:
-    imagenet = sorted((DATA / "photos" / "imagenet-sample").glob("*"))
+    imagenet = {p: jpeg_sampling(p) for p in sorted((DATA / "photos" / "imagenet-sample").glob("*"))}
     return {
         "kodak (every 2nd)": sorted((DATA / "kodak").glob("*.png"))[::2],
         "bsds500": sorted((DATA / "photos" / "bsds500").glob("*.jpg"))[:count],
-        "imagenet 4:2:0": [p for p in imagenet if jpeg_sampling(p) == 2][:count],
-        "imagenet 4:4:4": [p for p in imagenet if jpeg_sampling(p) == 0][:count],
+        "imagenet 4:2:0": [p for p, sampling in imagenet.items() if sampling == 2][:count],
+        "imagenet 4:4:4": [p for p, sampling in imagenet.items() if sampling == 0][:count],
     }
 
 

@@ -287,10 +287,8 @@ def _ratio_of_mean_colourfulness(entry: dict, rows: list[dict]) -> None:
     pairs = [(r["colourfulness"], r["colourfulness_original"]) for r in rows
              if r.get("colourfulness") is not None and r.get("colourfulness_original") is not None]
     original = sum(o for _, o in pairs)
-    if original > 1e-6:
+    if original > 1e-6:  # all originals colourless: no ratio, as for one such image
         entry["mean"]["colourfulness_ratio"] = sum(c for c, _ in pairs) / original
-    else:
-        entry["mean"].pop("colourfulness_ratio", None)
 
 
 def evaluate(opts: EvalOptions, *, codecs: Sequence[Codec] | None = None, notes: Sequence[str] = ()) -> EvalResults:
