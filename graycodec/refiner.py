@@ -120,7 +120,37 @@ class HintRefiner(nn.Module):
 def refiner_from_state(state: dict, prefix: str = "") -> HintRefiner:
     """An empty HintRefiner of the shape that ``state`` (its tensors, keys after ``prefix``) holds."""
     key = prefix + "context.inp.weight"
-    return HintRefiner(context_channels=state[key].shape[0] if key in state else 0)
+    return HintRefiner(channels=state[prefix + "inp.weight"].shape[0],
+                       context_channels=state[key].shape[0] if key in state else 0)
+
+
+@torch.no_grad()
+def widen_state(state: dict, refiner: HintRefiner) -> dict:
+    """``state`` of a narrower refiner, embedded in ``refiner``'s wider shape so that the wider one
+    computes exactly what the narrow one did (Net2Net-style function-preserving widening).
+
+    The old channels keep their weights and ignore the new ones (zero weights from new to old,
+    and zero output weights from new channels), so only training makes the new channels count;
+    the new channels' own inputs keep ``refiner``'s random start, so their gradients are not zero.
+    """
+    wide = refiner.state_dict()
+    out = {}
+    for key, target in wide.items():
+        if key not in state:
+            out[key] = target  # e.g. a context branch the narrow state lacks: its own (zero) start
+            continue
+        old = state[key]
+        if old.shape == target.shape:
+            out[key] = old.clone()
+            continue
+        new = target.clone()
+        # Rows beyond the old output channels keep their start (the output layer's and the
+        # context branch's are zero); columns of new inputs must not feed the old outputs.
+        if new.ndim > 1 and new.shape[1] > old.shape[1]:
+            new[: old.shape[0], old.shape[1]:] = 0
+        new[tuple(slice(0, n) for n in old.shape)] = old
+        out[key] = new
+    return out
 
 
 def load_refiner(state: dict) -> HintRefiner:

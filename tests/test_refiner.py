@@ -387,3 +387,60 @@ def test_ema_keeps_the_average_as_best_and_resumes_it(cache_path, tmp_path, cli_
     # best.pt holds the average that won the validation, not that step's raw weights.
     kept = torch.load(tmp_path / "w_whole" / "best.pt", weights_only=True)[name]
     assert torch.equal(kept, (at_5 if whole["best"]["step"] == 5 else whole)["ema"][name])
+
+
+CHANNELS_WIDE = 32  # wider than the shipped refiners' 24
+
+
+def test_widening_keeps_what_the_refiner_computes_and_lets_the_new_channels_learn():
+    from graycodec.refiner import widen_state
+
+    narrow = noisy_context_refiner(channels=6)  # every weight random: each channel matters
+    wide = HintRefiner(channels=CHANNELS_WIDE, context_channels=6)
+    wide.load_state_dict(widen_state(narrow.state_dict(), wide))
+    lstar, thumb = planes(h=61, w=45)
+    torch.testing.assert_close(refine(wide.eval(), lstar, thumb), refine(narrow, lstar, thumb))
+    # The new channels start without a say in the output but with a gradient, so training uses them.
+    from graycodec.refiner import refiner_inputs
+
+    wide.train()
+    wide(lstar, *refiner_inputs(lstar, thumb)).square().mean().backward()
+    old = narrow.inp.out_channels
+    assert wide.out.weight[:, old:].abs().max() == 0
+    assert wide.out.weight.grad[:, old:].abs().max() > 0
+    assert wide.body[0].weight.grad[:old, old:].abs().max() > 0
+
+
+def test_a_model_file_with_a_wider_refiner_round_trips(tmp_path):
+    net = ColorUNet(refiner=True)
+    torch.manual_seed(1)
+    net.refiner = HintRefiner(channels=CHANNELS_WIDE)
+    torch.nn.init.normal_(net.refiner.out.weight, std=0.01)
+    loaded, _ = load_model(save_model(net, tmp_path, "wide", {}))
+    assert loaded.refiner.inp.out_channels == CHANNELS_WIDE
+    lstar, thumb = planes()
+    torch.testing.assert_close(refine(loaded.refiner, lstar, thumb), refine(net.refiner.half().float().eval(), lstar, thumb),
+                               atol=2e-3, rtol=0)
+
+
+def test_train_refiner_widens_a_released_refiner_and_refuses_to_narrow_one(cache_path, tmp_path, cli_run):
+    donor_file = _donor_file(tmp_path)
+    common = [str(cache_path), "--model", str(donor_file), "--batch-size", "2", "--crop", "32", "--threads", "1",
+              "--val-every", "5"]
+    res = cli_run("train-refiner", *common, "--init", str(donor_file), "--width", "32", "--steps", "5",
+                  "--out", str(tmp_path / "m" / "wide"), "--workdir", str(tmp_path / "w"))
+    assert res.exit_code == 0, res.output
+    log = _log(tmp_path / "w")
+    (path,) = (tmp_path / "m").glob("wide-*.safetensors")
+    net, card = load_model(path)
+    assert net.refiner.inp.out_channels == 32 and card["refiner_training"]["channels"] == 32
+    # Step 0 scores the widened start: exactly the donor's own score on the same crops.
+    res = cli_run("train-refiner", *common, "--init", str(donor_file), "--steps", "0",
+                  "--out", str(tmp_path / "m0" / "same"), "--workdir", str(tmp_path / "w0"))
+    assert res.exit_code == 0, res.output
+    assert log[0]["step"] == 0 and log[0]["val_de94"] == pytest.approx(_log(tmp_path / "w0")[0]["val_de94"], abs=1e-5)
+    # A wider refiner cannot start a narrower one: said in one line.
+    res = cli_run("train-refiner", *common, "--init", str(path), "--steps", "1",
+                  "--out", str(tmp_path / "m2" / "n"), "--workdir", str(tmp_path / "w2"))
+    assert res.exit_code != 0 and "does not fit" in res.output and "--width 24" in res.output
+    assert "Traceback" not in res.output

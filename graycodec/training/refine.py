@@ -33,7 +33,7 @@ import torch
 
 from ..errors import GraycodecError
 from ..model import load_model, read_card, save_model
-from ..refiner import HintRefiner, load_refiner, refiner_inputs
+from ..refiner import CHANNELS, HintRefiner, load_refiner, refiner_inputs, widen_state
 from ..zoo import find_default_model
 from .batches import random_crops, rgb_to_lab_torch, stored_thumbnail
 from .data import ImageCache
@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--context", type=int, default=0, metavar="CHANNELS",
                    help="give the refiner a context branch of this many channels at 1/4 size (0: none, the "
                         "first two refiners; an --init refiner without one gains it, starting at zero)")
+    p.add_argument("--width", type=int, default=CHANNELS, metavar="CHANNELS",
+                   help=f"channels of the full-size stack (default {CHANNELS}, the shipped refiners'); an --init "
+                        "refiner that is narrower is widened so that it starts computing exactly what it did")
     p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                    help="validate and keep an exponential moving average of the weights (e.g. 0.998) instead of "
                         "each step's own (default 0: off)")
@@ -101,11 +104,18 @@ def init_state(path: Path) -> dict:
 
 
 def load_init(refiner: HintRefiner, state: dict, name: str) -> None:
-    """Load ``state`` into ``refiner``; a context branch the state lacks keeps its zero start."""
-    missing, unexpected = refiner.load_state_dict(state, strict=False)
+    """Load ``state`` into ``refiner``; a context branch the state lacks keeps its zero start, and
+    a narrower state is widened so that the refiner starts computing exactly what it did."""
+    width = state["inp.weight"].shape[0] if "inp.weight" in state else None
+    if width is not None and width < refiner.inp.out_channels:
+        state = widen_state(state, refiner)
+    try:
+        missing, unexpected = refiner.load_state_dict(state, strict=False)
+    except RuntimeError:  # a size mismatch: a wider state, or another context width
+        missing, unexpected = [], ["(shapes)"]
     if unexpected or any(not k.startswith("context.") for k in missing):
         raise GraycodecError(f"--init {name}: its refiner does not fit this one's shape "
-                             f"(--context {refiner.context.inp.out_channels if refiner.context else 0})")
+                             f"(--width {refiner.inp.out_channels}, --context {refiner.context.inp.out_channels if refiner.context else 0})")
 
 
 def make_batch(cache: ImageCache, n: int, crop: int, rng: np.random.Generator, max_downscale: float = 1.0):
@@ -185,7 +195,7 @@ def fit(args, workdir: Path) -> dict:
     vrng = np.random.default_rng([VAL_SEED, 10**9])
     val_batches = [make_batch(val, args.batch_size, args.crop, vrng, args.max_downscale) for _ in range(VAL_BATCHES)]
     torch.manual_seed(args.seed)
-    refiner = HintRefiner(context_channels=args.context)
+    refiner = HintRefiner(channels=args.width, context_channels=args.context)
     opt = torch.optim.AdamW(refiner.parameters(), lr=args.lr, weight_decay=1e-4)
     step, best = 0, {"step": -1}
     if args.init:
@@ -254,7 +264,7 @@ def release(args, argv, run: dict, workdir: Path) -> Path:
         "command": "graycodec train-refiner " + shlex.join(argv), "base_model": base_path.name, "init": args.init,
         "data": str(args.data), "cell_range_px": list(CELL_RANGE), "crop": args.crop,
         "max_downscale": args.max_downscale,
-        "batch_size": args.batch_size, "loss": args.loss, "context_channels": args.context,
+        "batch_size": args.batch_size, "loss": args.loss, "channels": args.width, "context_channels": args.context,
         "steps": run["step"], "best_step": run["best"]["step"],
         **{f"validation_{k}{s}": run["best"].get(f"val_{k}{s}") for k in LOSSES for s in ("", "_input")},
         "photos": run["photos"], "crops_per_s": run["crops_per_s"],
@@ -276,6 +286,8 @@ def main(argv=None) -> int:
     if args.steps < 0 or args.batch_size < 1 or args.crop < 8 or args.val_every < 1 or not 1 <= args.max_downscale <= 8:
         raise GraycodecError("--batch-size and --val-every must be ≥ 1, --steps ≥ 0, --crop ≥ 8, "
                              "--max-downscale 1..8")
+    if not 1 <= args.width <= 256:
+        raise GraycodecError("--width must be 1..256 channels")
     if args.steps == 0 and not args.init:
         raise GraycodecError("--steps 0 attaches the --init refiner as it is: pass --init")
     if args.threads:
