@@ -439,8 +439,14 @@ def test_train_refiner_widens_a_released_refiner_and_refuses_to_narrow_one(cache
                   "--out", str(tmp_path / "m0" / "same"), "--workdir", str(tmp_path / "w0"))
     assert res.exit_code == 0, res.output
     assert log[0]["step"] == 0 and log[0]["val_de94"] == pytest.approx(_log(tmp_path / "w0")[0]["val_de94"], abs=1e-5)
+    # Without --width, a released refiner goes on at its own width (the shipped one is 32 wide).
+    res = cli_run("train-refiner", *common, "--init", str(path), "--steps", "0",
+                  "--out", str(tmp_path / "m1" / "same"), "--workdir", str(tmp_path / "w1"))
+    assert res.exit_code == 0, res.output
+    (same,) = (tmp_path / "m1").glob("same-*.safetensors")
+    assert load_model(same)[0].refiner.inp.out_channels == 32
     # A wider refiner cannot start a narrower one: said in one line.
-    res = cli_run("train-refiner", *common, "--init", str(path), "--steps", "1",
+    res = cli_run("train-refiner", *common, "--init", str(path), "--width", "24", "--steps", "1",
                   "--out", str(tmp_path / "m2" / "n"), "--workdir", str(tmp_path / "w2"))
     assert res.exit_code != 0 and "does not fit" in res.output and "--width 24" in res.output
     assert "Traceback" not in res.output

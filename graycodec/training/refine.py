@@ -77,9 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--context", type=int, default=0, metavar="CHANNELS",
                    help="give the refiner a context branch of this many channels at 1/4 size (0: none, the "
                         "first two refiners; an --init refiner without one gains it, starting at zero)")
-    p.add_argument("--width", type=int, default=CHANNELS, metavar="CHANNELS",
-                   help=f"channels of the full-size stack (default {CHANNELS}, the shipped refiners'); an --init "
-                        "refiner that is narrower is widened so that it starts computing exactly what it did")
+    p.add_argument("--width", type=int, metavar="CHANNELS",
+                   help=f"channels of the full-size stack (default: the --init or --resume refiner's, else {CHANNELS}); "
+                        "an --init refiner that is narrower is widened so that it starts computing exactly what it did")
     p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                    help="validate and keep an exponential moving average of the weights (e.g. 0.998) instead of "
                         "each step's own (default 0: off)")
@@ -187,6 +187,15 @@ def _scores_line(record: dict) -> str:
     return ", ".join(f"{k} {record[f'val_{k}']:.4f} (input {record[f'val_{k}_input']:.4f})" for k in LOSSES)
 
 
+def resolve_shape(args, state: dict | None) -> None:
+    """Fill ``--width`` left unset from the refiner being continued (``--resume``) or started from
+    (``--init``), so that a released refiner goes on at its own width without restating it (a
+    narrower width is refused by ``load_init``); without either, CHANNELS. (``--context`` stays
+    explicit: a plain --init refiner gains a branch only when asked.)"""
+    if args.width is None:
+        args.width = state["inp.weight"].shape[0] if state and "inp.weight" in state else CHANNELS
+
+
 def fit(args, workdir: Path) -> dict:
     cache = ImageCache.load(Path(args.data))
     train, val = cache.split()
@@ -195,14 +204,17 @@ def fit(args, workdir: Path) -> dict:
     vrng = np.random.default_rng([VAL_SEED, 10**9])
     val_batches = [make_batch(val, args.batch_size, args.crop, vrng, args.max_downscale) for _ in range(VAL_BATCHES)]
     torch.manual_seed(args.seed)
+    init = init_state(Path(args.init)) if args.init else None
+    resume = torch.load(args.resume, map_location="cpu", weights_only=True) if args.resume else None
+    resolve_shape(args, resume["refiner"] if resume else init)
     refiner = HintRefiner(channels=args.width, context_channels=args.context)
     opt = torch.optim.AdamW(refiner.parameters(), lr=args.lr, weight_decay=1e-4)
     step, best = 0, {"step": -1}
-    if args.init:
-        load_init(refiner, init_state(Path(args.init)), args.init)
+    if init is not None:
+        load_init(refiner, init, args.init)
     average = WeightAverage(refiner, args.ema) if args.ema else None
-    if args.resume:
-        ck = torch.load(args.resume, map_location="cpu", weights_only=True)
+    if resume is not None:
+        ck = resume
         refiner.load_state_dict(ck["refiner"])
         opt.load_state_dict(ck["optimizer"])
         if average is not None:
@@ -286,7 +298,7 @@ def main(argv=None) -> int:
     if args.steps < 0 or args.batch_size < 1 or args.crop < 8 or args.val_every < 1 or not 1 <= args.max_downscale <= 8:
         raise GraycodecError("--batch-size and --val-every must be ≥ 1, --steps ≥ 0, --crop ≥ 8, "
                              "--max-downscale 1..8")
-    if not 1 <= args.width <= 256:
+    if args.width is not None and not 1 <= args.width <= 256:
         raise GraycodecError("--width must be 1..256 channels")
     if args.steps == 0 and not args.init:
         raise GraycodecError("--steps 0 attaches the --init refiner as it is: pass --init")
