@@ -36,15 +36,11 @@ from graycodec import color, hints  # noqa: E402
 from graycodec import refiner as refiner_module  # noqa: E402
 from graycodec.model import load_model  # noqa: E402
 from graycodec.predictor import thumbnail_tensor  # noqa: E402
-from graycodec.upsampling import EPS, guided_hint_plane, match_hint_means  # noqa: E402
+from graycodec.upsampling import EPS, _up, guided_hint_plane, match_hint_means  # noqa: E402
 from graycodec.zoo import find_default_model  # noqa: E402
 
 ROWS = (("16:1", None), ("14:1", None), ("12:1", None), ("11:1", None),
         ("16:1", 0.2), ("20:1", 0.2), ("20:1", 0.3), ("22:1", 0.2))
-
-
-def _up(x: torch.Tensor, size) -> torch.Tensor:
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
 def slope_indices(lstar: torch.Tensor, ab: torch.Tensor, cells, step: float) -> torch.Tensor:

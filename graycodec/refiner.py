@@ -15,8 +15,9 @@ output pixel sees ±24 pixels: about three thumbnail cells at the 1/16 level), 4
 cheap enough to run at full resolution: about 16 GMAC for a Kodak image. Its last layer
 starts at zero, so an untrained refiner returns the L-guided upsampling unchanged.
 ``train-refiner --width`` builds a wider stack (``widen_state`` grows a trained one without
-changing what it computes); a weight file's tensor shapes say its width. It is trained on photos shrunk at least 2× (``graycodec prepare --min-downscale 2``), whose
-colour is no longer JPEG's 4:2:0 blocks (``graycodec train-refiner``).
+changing what it computes); a weight file's tensor shapes say its width. It is trained on
+photos shrunk at least 2× (``graycodec prepare --min-downscale 2``), whose colour is no
+longer JPEG's 4:2:0 blocks (``graycodec train-refiner``).
 
 Large images are refined at most at ``REFINE_SHORT_SIDE`` (long side ``REFINE_LONG_SIDE``)
 and upsampled bilinearly from there, in row strips with a halo wider than the receptive

@@ -106,8 +106,8 @@ def init_state(path: Path) -> dict:
 def load_init(refiner: HintRefiner, state: dict, name: str) -> None:
     """Load ``state`` into ``refiner``; a context branch the state lacks keeps its zero start, and
     a narrower state is widened so that the refiner starts computing exactly what it did."""
-    width = state["inp.weight"].shape[0] if "inp.weight" in state else None
-    if width is not None and width < refiner.inp.out_channels:
+    stack_input = state.get("inp.weight")
+    if stack_input is not None and stack_input.shape[0] < refiner.inp.out_channels:
         state = widen_state(state, refiner)
     try:
         missing, unexpected = refiner.load_state_dict(state, strict=False)
@@ -214,12 +214,11 @@ def fit(args, workdir: Path) -> dict:
         load_init(refiner, init, args.init)
     average = WeightAverage(refiner, args.ema) if args.ema else None
     if resume is not None:
-        ck = resume
-        refiner.load_state_dict(ck["refiner"])
-        opt.load_state_dict(ck["optimizer"])
+        refiner.load_state_dict(resume["refiner"])
+        opt.load_state_dict(resume["optimizer"])
         if average is not None:
-            average.net.load_state_dict(ck.get("ema", ck["refiner"]))
-        step, best = ck["step"], ck["best"]
+            average.net.load_state_dict(resume.get("ema", resume["refiner"]))
+        step, best = resume["step"], resume["best"]
         print(f"resumed from {args.resume} at step {step}")
     scored = refiner if average is None else average.net  # what is validated and kept as best.pt
     log = open(workdir / "log.jsonl", "a")
