@@ -20,6 +20,10 @@ side of 256, ``data.load_resized``); ``val-large`` takes the split's larger phot
 >= 320: BSDS500 and ImageNet scenes, 74 of them) at their native size, which is what a
 full-size photo looks like to the predictor (it runs below full size on those, as on Kodak);
 Kodak at full size. Settings are chosen on ``val`` / ``val-large`` and reported on all three.
+
+``--hint-search N`` adds, at each level, ``predictor, hint search N``: the thumbnail refit by
+the encoder's hint search (graycodec/hint_search.py, N steps) instead of the plain block means,
+and a second table of the hint payload in bits per pixel, plain and searched.
 """
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from graycodec import color, hints
+from graycodec import color, hint_search, hints
 from graycodec.colorbins import readout
 from graycodec.evaluation.metrics import ab_accuracy_auc, colourfulness
 from graycodec.imageio import read_image
@@ -85,7 +89,7 @@ def scores(ref_lab, lstar, ab) -> dict:
 
 @torch.inference_mode()
 def image_rows(pred: Predictor, untrained: Predictor, rgb: np.ndarray,
-               untrained_refiner: Predictor | None = None) -> dict:
+               untrained_refiner: Predictor | None = None, search_steps: int = 0) -> dict:
     """Scores of every row for one image."""
     ref_lab = color.rgb_to_lab(rgb)
     lstar = color.plane_to_lstar(color.rgb_to_plane(rgb))
@@ -101,6 +105,12 @@ def image_rows(pred: Predictor, untrained: Predictor, rgb: np.ndarray,
     for level in LEVELS:
         thumb = hints.make_hints(ref_lab[..., 1:], level)
         out[f"{level} predictor"] = scores(ref_lab, lstar, pred.predict_ab(lstar, thumb))
+        out[f"{level} predictor"]["hint_bpp"] = 8 * len(hints.pack_hints(thumb)) / lstar.size
+        if search_steps:
+            found = hint_search.search(pred.model.refiner, lstar, ref_lab[..., 1:], thumb, search_steps)
+            row = f"{level} predictor, hint search {search_steps}"
+            out[row] = scores(ref_lab, lstar, pred.predict_ab(lstar, found))
+            out[row]["hint_bpp"] = 8 * len(hints.pack_hints(found)) / lstar.size
         out[f"{level} L-guided"] = scores(ref_lab, lstar, untrained.predict_ab(lstar, thumb))
         if untrained_refiner is not None:
             out[f"{level} L-guided full size"] = scores(ref_lab, lstar, untrained_refiner.predict_ab(lstar, thumb))
@@ -137,8 +147,11 @@ def main(argv=None) -> int:
                    help="run the network at this short side instead of the model card's")
     p.add_argument("--model", help="weight file (default: the shipped model)")
     p.add_argument("--max-images", type=int)
+    p.add_argument("--every", type=int, default=1, help="every Nth image of the set (after --max-images)")
     p.add_argument("--json", type=Path, help="write the table and per-image rows here")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--hint-search", type=int, default=0, metavar="N",
+                   help="also score hints refit by N steps of the encoder's hint search")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -156,14 +169,18 @@ def main(argv=None) -> int:
     if pred.model.refiner is not None:
         untrained_refiner = Predictor(ColorUNet(refiner=True), {"working_short_side": pred.working_short_side},
                                       torch.device("cpu"))
-    images = load_set(args.set, args.max_images)
+    images = load_set(args.set, args.max_images)[:: args.every]
     t0 = time.perf_counter()
-    per_image = [image_rows(pred, untrained, rgb, untrained_refiner) for _, rgb in images]
+    per_image = [image_rows(pred, untrained, rgb, untrained_refiner, args.hint_search) for _, rgb in images]
     table = summarise(per_image)
     command = " ".join(["python benchmarks/eval_colour.py", *(sys.argv[1:] if argv is None else argv)])
     print(f"`{command}` — model {pred.model_id}, {len(images)} images of the {args.set} set, "
           f"{time.perf_counter() - t0:.0f} s\n")
     print(markdown(table))
+    paid = {row: r["hint_bpp"] for row, r in table.items() if "hint_bpp" in r}
+    if args.hint_search:
+        print("\n| hints | payload bpp |\n|---|---|")
+        print("\n".join(f"| {row} | {bpp:.4f} |" for row, bpp in paid.items()))
     if args.json:
         args.json.write_text(json.dumps({"command": command, "model_id": pred.model_id, "set": args.set,
                                          "images": [n for n, _ in images], "table": table,

@@ -12,6 +12,7 @@ stay light.
 """
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -46,6 +47,7 @@ def encode(
     lightness_mode: int | None = None,
     keep_metadata: bool = True,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    hint_search: int = 0,
 ) -> bytes:
     """Encode an image (path, bytes, PIL.Image or numpy array) into .gcz bytes.
 
@@ -60,12 +62,20 @@ def encode(
     ``hints``: one of ``hints.LEVELS`` (none, low, medium, high), or ``F`` / ``F:S`` (a/b
     block means at 1/F of each side, quantised to steps of S); ``max_error``: 0 for a
     lossless lightness plane, k for near-lossless (every stored value within k).
+
+    ``hint_search``: steps of the encoder-side search that refits the stored hints to what the
+    installed model's hint refiner will make of them (``graycodec.hint_search``; 10 steps lower
+    mean ΔE94 by about 5 % and cost seconds per image on a CPU); 0 = the plain block means, no
+    model needed. Only encodings with hints use it.
     """
     max_error, hints, coding = resolve_setting(quality, max_error, hints, half_lightness, lightness_mode)
     spec = hints_mod.parse_spec(hints)  # ValueError for an unknown level, before any work
     src = imageio.read_image(image, max_pixels=max_pixels)
     gray_source = src.is_gray()
-    thumb = hints_mod.make_hints(src.ab(), hints) if spec else None
+    if hint_search < 0:
+        raise ValueError(f"hint_search must be 0 or more steps, not {hint_search}")
+    ab = src.ab() if spec else None
+    thumb = hints_mod.make_hints(ab, hints) if spec else None
     gcz = GczImage(
         width=src.width,
         height=src.height,
@@ -80,7 +90,33 @@ def encode(
         gray_source=gray_source,
         quality=quality,
     )
+    if thumb is not None and not gray_source:
+        gcz.hints = hints_mod.pack_hints(_searched_hints(gcz, ab, thumb, hint_search))
     return container.write_gcz(gcz)
+
+
+def _searched_hints(gcz: GczImage, ab: np.ndarray, thumb, steps: int):
+    """``thumb`` refit by ``steps`` of the encoder-side hint search (``hint_search.py``) for the
+    L* plane the decoder will see; ``thumb`` itself for 0 steps. ModelError when the installed
+    model cannot do it (none, or one without a hint refiner)."""
+    if not steps:
+        return thumb
+    from . import hint_search  # torch: only when hints are searched
+
+    refiner, device = hint_search.load_refiner()
+    if refiner is None:
+        raise ModelError("--hint-search needs a model with a hint refiner; the installed one has none "
+                         "(leave --hint-search at 0)")
+    return hint_search.search(refiner, _stored_lstar(gcz), ab, thumb, steps, device=device)
+
+
+def _stored_lstar(gcz: GczImage) -> np.ndarray:
+    """The L* plane a decoder of ``gcz`` sees: the source's when the plane is stored exactly,
+    else the lossy plane read back from a trial encoding."""
+    plane = gcz.plane
+    if gcz.max_error or gcz.coding is not None:
+        plane = container.read_gcz(container.write_gcz(dataclasses.replace(gcz, hints=None))).plane
+    return color.plane_to_lstar(plane)
 
 
 def _metadata(block: bytes | None, what: str) -> bytes | None:

@@ -50,6 +50,10 @@ _HEADER = struct.Struct(">BHH")
 _HEADER_V2 = struct.Struct(">BBBBHH")
 MIN_FACTOR, MAX_FACTOR = 2, 64  # v2 factors; finer than 1/2 would cost more than the colour
 MAX_STEP = 16  # coarsest a/b quantiser step (CIELAB units)
+# Encoder-side hint search (hint_search.py, which needs torch): the number of gradient steps the
+# documentation suggests and the most allowed, here so that the CLI can name them without torch.
+SEARCH_STEPS = 10
+MAX_SEARCH_STEPS = 200
 _ZSTD_LEVEL = 19  # the payload is a few kB: the slowest level costs nothing
 
 

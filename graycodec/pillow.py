@@ -14,8 +14,9 @@ decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``) refuses oversized files be
 decoding. ``load()`` reads the rest and decodes through :func:`graycodec.decode`; the model is
 loaded once per process (``$GRAYCODEC_MODEL`` or the shipped one) and shared by every image.
 Like Pillow's own plugins, a damaged file raises ``OSError`` (:class:`GczFileError`) only.
-Save options: ``hints`` (none/low/medium/high), ``max_error`` (0..), ``strip_metadata``, and
-``quality`` where this build's encoder has it.
+Save options: ``hints`` (none/low/medium/high), ``max_error`` (0..), ``hint_search`` (steps of
+the encoder-side hint search, default 0), ``strip_metadata``, and ``quality`` where this build's
+encoder has it.
 """
 from __future__ import annotations
 
@@ -103,6 +104,7 @@ def _save(im: Image.Image, fp, filename) -> None:
     try:
         options = batch.encode_options(quality=opts.get("quality"), hints=opts.get("hints", "none"),
                                        max_error=int(opts.get("max_error", 0)),
+                                       hint_search=int(opts.get("hint_search", 0)),
                                        keep_metadata=not opts.get("strip_metadata", False))
         data = codec.encode(im, max_pixels=None, **options)
     except GraycodecError as exc:
