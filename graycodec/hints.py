@@ -3,6 +3,8 @@
 The encoder block-averages the source's a/b channels down to 1/``factor`` of each side,
 rounds them to whole CIELAB units (int8) and compresses them; the decoder upsamples the
 thumbnail and feeds it to the predictor, which refines it with the full lightness plane.
+(``encode --hint-search N`` may store other values on the same grid: the thumbnail that decodes
+best through the model's refiner, see hint_search.py.)
 
 =========  ======  ==========================  ====================
 level      factor  Kodak 768×512 thumbnail     stored bytes (Kodak)
