@@ -70,10 +70,10 @@ def encode(
     """
     max_error, hints, coding = resolve_setting(quality, max_error, hints, half_lightness, lightness_mode)
     spec = hints_mod.parse_spec(hints)  # ValueError for an unknown level, before any work
-    src = imageio.read_image(image, max_pixels=max_pixels)
-    gray_source = src.is_gray()
     if hint_search < 0:
         raise ValueError(f"hint_search must be 0 or more steps, not {hint_search}")
+    src = imageio.read_image(image, max_pixels=max_pixels)
+    gray_source = src.is_gray()
     ab = src.ab() if spec else None
     thumb = hints_mod.make_hints(ab, hints) if spec else None
     gcz = GczImage(
@@ -83,15 +83,15 @@ def encode(
         max_error=max_error,
         coding=coding,
         model_id=default_model_id(),
-        hints=hints_mod.pack_hints(thumb) if thumb is not None else None,
         alpha=src.alpha,
         icc=_metadata(src.icc, "ICC profile") if keep_metadata else None,
         exif=_metadata(src.exif, "EXIF block") if keep_metadata else None,
         gray_source=gray_source,
         quality=quality,
     )
-    if thumb is not None and not gray_source:
-        gcz.hints = hints_mod.pack_hints(_searched_hints(gcz, ab, thumb, hint_search))
+    if thumb is not None:
+        # a gray source's hints are all zero: nothing for a search to improve
+        gcz.hints = hints_mod.pack_hints(thumb if gray_source else _searched_hints(gcz, ab, thumb, hint_search))
     return container.write_gcz(gcz)
 
 
