@@ -89,7 +89,8 @@ def scores(ref_lab, lstar, ab) -> dict:
 
 @torch.inference_mode()
 def image_rows(pred: Predictor, untrained: Predictor, rgb: np.ndarray,
-               untrained_refiner: Predictor | None = None, search_steps: int = 0) -> dict:
+               untrained_refiner: Predictor | None = None, search_steps: int = 0,
+               levels=LEVELS) -> dict:
     """Scores of every row for one image."""
     ref_lab = color.rgb_to_lab(rgb)
     lstar = color.plane_to_lstar(color.rgb_to_plane(rgb))
@@ -102,7 +103,7 @@ def image_rows(pred: Predictor, untrained: Predictor, rgb: np.ndarray,
         ab = readout(logits, v, pred.model.class_weights, *pred.readout_ends)
         ab = torch.nn.functional.interpolate(ab, size=l_work.shape[-2:], mode="bilinear", align_corners=False)
         out[f"none v={v:g}"] = scores(ref_lab, lstar, upsample_ab(ab, *lstar.shape))
-    for level in LEVELS:
+    for level in levels:
         thumb = hints.make_hints(ref_lab[..., 1:], level)
         out[f"{level} predictor"] = scores(ref_lab, lstar, pred.predict_ab(lstar, thumb))
         out[f"{level} predictor"]["hint_bpp"] = 8 * len(hints.pack_hints(thumb)) / lstar.size
@@ -147,6 +148,7 @@ def main(argv=None) -> int:
                    help="run the network at this short side instead of the model card's")
     p.add_argument("--model", help="weight file (default: the shipped model)")
     p.add_argument("--max-images", type=int)
+    p.add_argument("--levels", default=",".join(LEVELS), help="hint levels to score, comma-separated")
     p.add_argument("--every", type=int, default=1, help="every Nth image of the set (after --max-images)")
     p.add_argument("--json", type=Path, help="write the table and per-image rows here")
     p.add_argument("--threads", type=int, default=0)
@@ -171,7 +173,8 @@ def main(argv=None) -> int:
                                       torch.device("cpu"))
     images = load_set(args.set, args.max_images)[:: args.every]
     t0 = time.perf_counter()
-    per_image = [image_rows(pred, untrained, rgb, untrained_refiner, args.hint_search) for _, rgb in images]
+    levels = args.levels.split(",")
+    per_image = [image_rows(pred, untrained, rgb, untrained_refiner, args.hint_search, levels) for _, rgb in images]
     table = summarise(per_image)
     command = " ".join(["python benchmarks/eval_colour.py", *(sys.argv[1:] if argv is None else argv)])
     print(f"`{command}` — model {pred.model_id}, {len(images)} images of the {args.set} set, "

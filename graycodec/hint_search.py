@@ -15,7 +15,7 @@ Yang et al. 2020).
 
 The file format does not change: every decoder reads such a file, and one with another model
 still gets values near the block means. What it costs is encoding time (a forward and a backward
-pass of the refiner per step; docs/BENCHMARKS.md, "Hint search"), so it is asked for
+pass of the refiner per step; docs/BENCHMARKS.md, "Encoder-side hint search"), so it is asked for
 (``encode(hint_search=N)``, CLI ``--hint-search N``); by default the encoder stores the plain block
 means and needs no model.
 
