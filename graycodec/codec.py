@@ -12,7 +12,6 @@ stay light.
 """
 from __future__ import annotations
 
-import dataclasses
 import warnings
 
 import numpy as np
@@ -112,10 +111,12 @@ def _searched_hints(gcz: GczImage, ab: np.ndarray, thumb, steps: int):
 
 def _stored_lstar(gcz: GczImage) -> np.ndarray:
     """The L* plane a decoder of ``gcz`` sees: the source's when the plane is stored exactly,
-    else the lossy plane read back from a trial encoding."""
+    else the lossy plane decoded from a trial coding of it (the plane alone, as the container
+    will code it)."""
     plane = gcz.plane
     if gcz.max_error or gcz.coding is not None:
-        plane = container.read_gcz(container.write_gcz(dataclasses.replace(gcz, hints=None))).plane
+        mode, payload = lplane.encode_plane(plane, max_error=gcz.max_error, mode=gcz.coding)
+        plane = lplane.decode_plane(mode, payload, gcz.width, gcz.height, gcz.max_error)
     return color.plane_to_lstar(plane)
 
 
