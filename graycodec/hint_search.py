@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from .hints import SEARCH_STEPS, HintThumbnail
+from .predictor import Predictor, resize_plane
 from .refiner import HALO, HintRefiner, refine_size, refiner_inputs, upsample_context
 from .upsampling import guided_hint_plane
 
@@ -158,13 +159,14 @@ def _search(refiner, lstar, ab, thumb: HintThumbnail, steps: int, device) -> Hin
 
 
 def _at_refine_size(lstar: np.ndarray, ab: np.ndarray, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """L* and a/b as (1, C, h, w) tensors at the size the decoder refines at (area-averaged)."""
+    """L* and a/b as (1, C, h, w) tensors at the size the decoder refines at: L* resized exactly
+    as the decoder resizes it (``predictor.resize_plane``), the target a/b area-averaged."""
     size = refine_size(*lstar.shape)
-    planes = torch.from_numpy(np.dstack([lstar, ab]).astype(np.float32)).permute(2, 0, 1)[None]
+    l_ref = resize_plane(lstar, size)
+    ab_ref = torch.from_numpy(np.ascontiguousarray(ab, dtype=np.float32)).permute(2, 0, 1)[None]
     if tuple(size) != tuple(lstar.shape):
-        planes = F.interpolate(planes, size=size, mode="area")
-    planes = planes.to(device)
-    return planes[:, :1], planes[:, 1:]
+        ab_ref = F.interpolate(ab_ref, size=size, mode="area")
+    return l_ref.to(device), ab_ref.to(device)
 
 
 @functools.lru_cache(maxsize=2)
@@ -172,8 +174,6 @@ def load_refiner(model: str | None = None, device: str = "auto") -> tuple[HintRe
     """(refiner, device) of the weight file ``model`` (default: the installed one), loaded once
     per process on ``device`` (auto: CUDA when there is one, where a search takes a fraction of a
     second); (None, device) for a model without a refiner. ModelError when there is no model."""
-    from .predictor import Predictor
-
     predictor = Predictor.load(model, device=device)
     refiner = predictor.model.refiner
     if refiner is not None:
