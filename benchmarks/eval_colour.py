@@ -161,6 +161,9 @@ def main(argv=None) -> int:
         print(f"eval_colour: {SHARED} is not present", file=sys.stderr)
         return 3
     pred = Predictor.load(args.model, "cpu")
+    if args.hint_search and pred.model.refiner is None:
+        print("eval_colour: --hint-search needs a model with a hint refiner", file=sys.stderr)
+        return 2
     if args.working_short_side:
         pred.working_short_side = args.working_short_side
     # Its own input: an untrained network (zero residual) at the same working size.
@@ -180,10 +183,9 @@ def main(argv=None) -> int:
     print(f"`{command}` — model {pred.model_id}, {len(images)} images of the {args.set} set, "
           f"{time.perf_counter() - t0:.0f} s\n")
     print(markdown(table))
-    paid = {row: r["hint_bpp"] for row, r in table.items() if "hint_bpp" in r}
     if args.hint_search:
         print("\n| hints | payload bpp |\n|---|---|")
-        print("\n".join(f"| {row} | {bpp:.4f} |" for row, bpp in paid.items()))
+        print("\n".join(f"| {row} | {r['hint_bpp']:.4f} |" for row, r in table.items() if "hint_bpp" in r))
     if args.json:
         args.json.write_text(json.dumps({"command": command, "model_id": pred.model_id, "set": args.set,
                                          "images": [n for n, _ in images], "table": table,
